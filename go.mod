@@ -1,6 +1,6 @@
 module github.com/ossctl/ossctl
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/MakeNowJust/heredoc v1.0.0 // indirect
@@ -14,6 +14,7 @@ require (
 	github.com/google/renameio/v2 v2.0.2 // indirect
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/jmespath/go-jmespath v0.4.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
