@@ -1,0 +1,262 @@
+package server
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/ossctl/ossctl/internal/store"
+)
+
+// copySource is a parsed x-oss-copy-source header.
+type copySource struct {
+	bucket, key, versionID string
+}
+
+// parseCopySource decodes "/bucket/key[?versionId=id]". The key is decoded
+// with form semantics ('+' = space): the v1 SDK escapes it with
+// url.QueryEscape, the v2 SDK with path escaping, and both decode right.
+func parseCopySource(v string) (copySource, error) {
+	bad := func(why string) (copySource, error) {
+		return copySource{}, errInvalidArgument("x-oss-copy-source", v, "The copy source is not valid: %s.", why)
+	}
+	path, rawQuery, _ := strings.Cut(v, "?")
+	path = strings.TrimPrefix(path, "/")
+	bEsc, kEsc, ok := strings.Cut(path, "/")
+	if !ok || bEsc == "" || kEsc == "" {
+		return bad("expected /bucket/key")
+	}
+	b, err1 := url.QueryUnescape(bEsc)
+	k, err2 := url.QueryUnescape(kEsc)
+	if err1 != nil || err2 != nil {
+		return bad("bad percent-encoding")
+	}
+	var src copySource
+	src.bucket, src.key = b, k
+	if rawQuery != "" {
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return bad("bad query")
+		}
+		src.versionID = q.Get("versionId")
+	}
+	if err := checkBucketName(src.bucket); err != nil {
+		return copySource{}, err
+	}
+	if err := checkKey(src.key); err != nil {
+		return copySource{}, err
+	}
+	return src, nil
+}
+
+// loadCopySource resolves and authorizes the source of a copy. It returns
+// the source bucket and the source object record.
+func (rc *reqCtx) loadCopySource(src copySource) (*store.Bucket, *store.Object, error) {
+	sb, err := rc.s.store.GetBucket(src.bucket)
+	if errors.Is(err, store.ErrNoSuchBucket) {
+		return nil, nil, errNoSuchBucket(src.bucket)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading bucket %s: %w", src.bucket, err)
+	}
+	so, err := rc.currentObject(src.bucket, src.key, src.versionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := rc.allow(actGetObject, sb, src.key, so); err != nil {
+		return nil, nil, err
+	}
+	if so == nil {
+		return nil, nil, errNoSuchKey(src.key)
+	}
+	return sb, so, nil
+}
+
+// copyConditions checks x-oss-copy-source-if-* against the source.
+func (rc *reqCtx) copyConditions(src *store.Object) error {
+	if st := preconditions(rc.r.Header, src.ETag, src.Modified, "x-oss-copy-source-"); st != 0 {
+		return errPrecondition(st)
+	}
+	return nil
+}
+
+func directive(h http.Header, name string) (string, error) {
+	v := strings.ToUpper(strings.TrimSpace(h.Get(name)))
+	switch v {
+	case "", "COPY":
+		return "COPY", nil
+	case "REPLACE":
+		return "REPLACE", nil
+	}
+	return "", errInvalidArgument(name, h.Get(name), "%s must be COPY or REPLACE.", name)
+}
+
+type copyObjectResult struct {
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	ETag         string   `xml:"ETag"`
+	LastModified string   `xml:"LastModified"`
+}
+
+func (rc *reqCtx) copyObject() error {
+	h := rc.r.Header
+	src, err := parseCopySource(h.Get("x-oss-copy-source"))
+	if err != nil {
+		return err
+	}
+	b, err := rc.loadBucket()
+	if err != nil {
+		return err
+	}
+	_, so, err := rc.loadCopySource(src)
+	if err != nil {
+		return err
+	}
+	cur, err := rc.currentObject(rc.bucket, rc.key, "")
+	if err != nil {
+		return err
+	}
+	if err := rc.allow(actPutObject, b, rc.key, cur); err != nil {
+		return err
+	}
+	forbid, err := forbidOverwrite(h)
+	if err != nil {
+		return err
+	}
+	metaDir, err := directive(h, "x-oss-metadata-directive")
+	if err != nil {
+		return err
+	}
+	tagDir, err := directive(h, "x-oss-tagging-directive")
+	if err != nil {
+		return err
+	}
+	dst, err := rc.objectTemplate(b, so.Type)
+	if err != nil {
+		return err
+	}
+	if h.Get("x-oss-storage-class") == "" {
+		dst.StorageClass = so.StorageClass
+	}
+	if metaDir == "COPY" {
+		dst.ContentType = so.ContentType
+		dst.Headers = maps.Clone(so.Headers)
+		dst.UserMeta = maps.Clone(so.UserMeta)
+	}
+	if tagDir == "COPY" {
+		dst.Tagging = so.Tagging
+	}
+	if dst.Type == store.TypeAppendable || dst.Type == "" {
+		dst.Type = store.TypeNormal
+	}
+	dst.Symlink = so.Symlink
+	self := src.bucket == rc.bucket && src.key == rc.key && (src.versionID == "" || src.versionID == so.VersionID)
+	if self && metaDir == "COPY" && tagDir == "COPY" && h.Get("x-oss-storage-class") == "" && h.Get("x-oss-object-acl") == "" {
+		return errInvalidArgument("x-oss-copy-source", h.Get("x-oss-copy-source"),
+			"This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class or ACL.")
+	}
+	if err := rc.copyConditions(so); err != nil {
+		return err
+	}
+	if err := overwriteCheck(forbid)(cur); err != nil {
+		return err
+	}
+	obj, err := rc.s.store.CopyObject(rc.r.Context(), src.bucket, src.key, src.versionID, rc.bucket, dst,
+		func(s, c *store.Object) error {
+			if err := rc.copyConditions(s); err != nil {
+				return err
+			}
+			return overwriteCheck(forbid)(c)
+		})
+	if errors.Is(err, store.ErrNoSuchKey) {
+		return errNoSuchKey(src.key)
+	}
+	if err != nil {
+		return rc.storeWriteError(err, "copying to")
+	}
+	rh := rc.w.Header()
+	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
+	if so.VersionID != "" && so.VersionID != store.NullVersion {
+		rh.Set("x-oss-copy-source-version-id", so.VersionID)
+	}
+	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
+		rh.Set("x-oss-version-id", obj.VersionID)
+	}
+	return rc.writeXML(copyObjectResult{ETag: quoteETag(obj.ETag), LastModified: fmtISO(obj.Modified)})
+}
+
+// ---- append ----
+
+func errPosition(next int64) *apiError {
+	return newError(http.StatusConflict, "PositionNotEqualToLength",
+		"Position is not equal to file length.").
+		withHeader("x-oss-next-append-position", strconv.FormatInt(next, 10))
+}
+
+func appendCheck(pos int64) func(cur *store.Object) error {
+	return func(cur *store.Object) error {
+		if cur == nil || cur.DeleteMarker {
+			if pos != 0 {
+				return errPosition(0)
+			}
+			return nil
+		}
+		if cur.Type != store.TypeAppendable {
+			return newError(http.StatusConflict, "ObjectNotAppendable", "The object is not appendable.")
+		}
+		if cur.Size != pos {
+			return errPosition(cur.Size)
+		}
+		return nil
+	}
+}
+
+func (rc *reqCtx) appendObject() error {
+	pv := rc.query.Get("position")
+	pos, err := strconv.ParseInt(pv, 10, 64)
+	if err != nil || pos < 0 {
+		return errInvalidArgument("position", pv, "position must be a non-negative integer.")
+	}
+	b, err := rc.loadBucket()
+	if err != nil {
+		return err
+	}
+	cur, err := rc.currentObject(rc.bucket, rc.key, "")
+	if err != nil {
+		return err
+	}
+	if err := rc.allow(actPutObject, b, rc.key, cur); err != nil {
+		return err
+	}
+	if err := appendCheck(pos)(cur); err != nil {
+		return err
+	}
+	if rc.r.ContentLength > 0 && pos+rc.r.ContentLength > maxSinglePut {
+		return newError(http.StatusBadRequest, "EntityTooLarge",
+			"An appendable object can be at most %d bytes.", int64(maxSinglePut))
+	}
+	tmpl, err := rc.objectTemplate(b, store.TypeAppendable)
+	if err != nil {
+		return err
+	}
+	blob, err := rc.receiveBody(maxSinglePut - pos)
+	if err != nil {
+		return err
+	}
+	obj, err := rc.s.store.AppendObject(rc.r.Context(), rc.bucket, tmpl, blob, appendCheck(pos))
+	if err != nil {
+		return rc.storeWriteError(err, "appending to")
+	}
+	rh := rc.w.Header()
+	rh.Set("x-oss-next-append-position", strconv.FormatInt(obj.Size, 10))
+	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
+	rh.Set("ETag", quoteETag(obj.ETag))
+	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
+		rh.Set("x-oss-version-id", obj.VersionID)
+	}
+	return rc.ok()
+}

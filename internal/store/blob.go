@@ -1,0 +1,492 @@
+package store
+
+import (
+	"crypto/md5" //nolint:gosec // MD5 is the OSS ETag and Content-MD5, not a security primitive
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc64"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// crcTable is the CRC-64/ECMA table OSS uses (x-oss-hash-crc64ecma).
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// copyBufSize is the buffer used when streaming blob data in and out.
+const copyBufSize = 1 << 20
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+func getCopyBuf() *[]byte  { return copyBufPool.Get().(*[]byte) }
+func putCopyBuf(b *[]byte) { copyBufPool.Put(b) }
+
+// newID returns a random 128-bit identifier in lowercase hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// isBlobID reports whether name looks like an ID made by newID.
+func isBlobID(name string) bool {
+	if len(name) != 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) blobDir(id string) string  { return filepath.Join(s.dir, "blobs", id[:2]) }
+func (s *Store) blobPath(id string) string { return filepath.Join(s.dir, "blobs", id[:2], id) }
+
+// syncDir fsyncs a directory so that a rename into it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: opening %s for sync: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeBlobFiles deletes the files of non-inline extents. Failures are
+// ignored: a file left behind is an orphan that the next Open removes.
+func (s *Store) removeBlobFiles(exts []Extent) {
+	for _, e := range exts {
+		if !e.Inline && isBlobID(e.Blob) {
+			_ = os.Remove(s.blobPath(e.Blob))
+		}
+	}
+}
+
+// ---- BlobWriter ----
+
+type blobState int
+
+const (
+	blobOpen blobState = iota
+	blobSealed
+	blobCommitted
+	blobDiscarded
+)
+
+// BlobWriter stages object or part data in a temp file while hashing it
+// (MD5 and CRC-64/ECMA). It is not safe for concurrent use.
+//
+// Data up to the store's inline threshold is kept in memory and, if it stays
+// that small, committed inside the metadata record's transaction without any
+// file. Larger data goes to a temp file under <dir>/tmp, created on the first
+// byte past the threshold.
+type BlobWriter struct {
+	s      *Store
+	id     string
+	limit  int64 // inline threshold; <0 = never inline
+	buf    []byte
+	f      *os.File
+	tmp    string
+	size   int64
+	md5    hash.Hash
+	crc    hash.Hash64
+	state  blobState
+	err    error // sticky write error
+	sealed Extent
+}
+
+// NewBlob starts staging data.
+func (s *Store) NewBlob() (*BlobWriter, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	return &BlobWriter{
+		s:     s,
+		id:    newID(),
+		limit: s.inline,
+		md5:   md5.New(), //nolint:gosec // ETag
+		crc:   crc64.New(crcTable),
+	}, nil
+}
+
+// spill moves the in-memory data to a new temp file.
+func (w *BlobWriter) spill() error {
+	f, err := os.CreateTemp(filepath.Join(w.s.dir, "tmp"), "blob-*")
+	if err != nil {
+		return fmt.Errorf("store: creating temp file: %w", err)
+	}
+	w.f, w.tmp = f, f.Name()
+	if len(w.buf) > 0 {
+		if _, err := f.Write(w.buf); err != nil {
+			return fmt.Errorf("store: writing temp file: %w", err)
+		}
+	}
+	w.buf = nil
+	return nil
+}
+
+func (w *BlobWriter) writable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.state != blobOpen {
+		return errors.New("store: write to a committed or aborted blob")
+	}
+	return nil
+}
+
+// Write appends p.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	if err := w.writable(); err != nil {
+		return 0, err
+	}
+	if w.f == nil {
+		if w.limit >= 0 && w.size+int64(len(p)) <= w.limit {
+			if w.buf == nil {
+				w.buf = make([]byte, 0, min(max(int64(len(p)), 4096), w.limit))
+			}
+			w.buf = append(w.buf, p...)
+			w.hash(p)
+			w.size += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.spill(); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	n, err := w.f.Write(p)
+	w.hash(p[:n])
+	w.size += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("store: writing temp file: %w", err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+func (w *BlobWriter) hash(p []byte) {
+	_, _ = w.md5.Write(p) // hash writes never fail
+	_, _ = w.crc.Write(p)
+}
+
+// ReadFrom copies r into the blob (used by io.Copy).
+//
+// Data is read in 1 MiB chunks. Once the blob is file-backed, the MD5 of a
+// chunk is computed on another goroutine while the CRC-64 and the file write
+// of the same chunk, and the read of the next one, proceed: on a machine
+// with two or more cores hashing no longer serialises with I/O.
+func (w *BlobWriter) ReadFrom(r io.Reader) (int64, error) {
+	if err := w.writable(); err != nil {
+		return 0, err
+	}
+	bufs := [2]*[]byte{getCopyBuf(), getCopyBuf()}
+	var md5Done chan struct{} // closed when the in-flight MD5 finishes
+	wait := func() {
+		if md5Done != nil {
+			<-md5Done
+			md5Done = nil
+		}
+	}
+	defer func() {
+		wait() // before the buffers go back to the pool
+		putCopyBuf(bufs[0])
+		putCopyBuf(bufs[1])
+	}()
+	var total int64
+	for i := 0; ; i++ {
+		// The buffer read into now is not the one being hashed.
+		buf := *bufs[i%2]
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			wait() // MD5 is sequential: the previous chunk must be done
+			chunk := buf[:n]
+			var (
+				m    int
+				werr error
+			)
+			if w.f == nil && w.limit >= 0 && w.size+int64(n) <= w.limit {
+				m, werr = w.Write(chunk)
+			} else {
+				m, werr = w.writeFileChunk(chunk, &md5Done)
+			}
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF), errors.Is(rerr, io.ErrUnexpectedEOF):
+			return total, nil
+		default:
+			return total, rerr
+		}
+	}
+}
+
+// writeFileChunk writes chunk to the temp file (spilling first if needed),
+// updating the CRC-64 inline and the MD5 on a goroutine whose completion is
+// signalled on *md5Done. chunk must stay unchanged until then.
+func (w *BlobWriter) writeFileChunk(chunk []byte, md5Done *chan struct{}) (int, error) {
+	if w.f == nil {
+		if err := w.spill(); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		_, _ = w.md5.Write(chunk)
+		close(done)
+	}()
+	*md5Done = done
+	_, _ = w.crc.Write(chunk)
+	n, err := w.f.Write(chunk)
+	w.size += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("store: writing temp file: %w", err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Size, MD5 and CRC64 describe what has been written so far.
+func (w *BlobWriter) Size() int64 { return w.size }
+
+// MD5 returns the MD5 digest of the data written so far.
+func (w *BlobWriter) MD5() []byte { return w.md5.Sum(nil) }
+
+// CRC64 returns the CRC-64/ECMA of the data written so far.
+func (w *BlobWriter) CRC64() uint64 { return w.crc.Sum64() }
+
+// ETag returns the uppercase hex MD5 of the data written so far.
+func (w *BlobWriter) ETag() string { return upperHex(w.MD5()) }
+
+// Abort discards the staged data. Safe to call after a commit (no-op).
+func (w *BlobWriter) Abort() {
+	if w == nil || w.state == blobCommitted || w.state == blobDiscarded {
+		return
+	}
+	w.discard()
+}
+
+// discard removes whatever the blob left on disk.
+func (w *BlobWriter) discard() {
+	if w.state == blobCommitted || w.state == blobDiscarded {
+		return
+	}
+	if w.f != nil && w.state == blobOpen {
+		_ = w.f.Close()
+	}
+	if w.tmp != "" {
+		_ = os.Remove(w.tmp)
+	}
+	if w.state == blobSealed && !w.sealed.Inline && w.sealed.Blob != "" {
+		_ = os.Remove(w.s.blobPath(w.sealed.Blob))
+	}
+	w.buf = nil
+	w.state = blobDiscarded
+}
+
+// seal makes the data durable and returns its extent: small data stays in
+// memory for an inline extent; a temp file is fsynced, renamed into the blob
+// directory and the directory fsynced. Empty data has no extent (ok=false).
+func (w *BlobWriter) seal() (Extent, bool, error) {
+	if w.err != nil {
+		return Extent{}, false, w.err
+	}
+	if w.state == blobSealed {
+		return w.sealed, w.size > 0, nil
+	}
+	if w.state != blobOpen {
+		return Extent{}, false, errors.New("store: blob already committed or aborted")
+	}
+	if w.f == nil {
+		w.state = blobSealed
+		w.sealed = Extent{Blob: w.id, Size: w.size, Inline: true}
+		return w.sealed, w.size > 0, nil
+	}
+	if err := w.f.Sync(); err != nil {
+		w.err = fmt.Errorf("store: syncing blob: %w", err)
+		return Extent{}, false, w.err
+	}
+	if err := w.f.Close(); err != nil {
+		w.err = fmt.Errorf("store: closing blob: %w", err)
+		return Extent{}, false, w.err
+	}
+	w.state = blobSealed // from here on discard removes the final path too
+	w.sealed = Extent{Blob: w.id, Size: w.size}
+	if err := os.Rename(w.tmp, w.s.blobPath(w.id)); err != nil {
+		w.err = fmt.Errorf("store: moving blob into place: %w", err)
+		return Extent{}, false, w.err
+	}
+	w.tmp = ""
+	if err := syncDir(w.s.blobDir(w.id)); err != nil {
+		w.err = err
+		return Extent{}, false, err
+	}
+	return w.sealed, w.size > 0, nil
+}
+
+// inlineData returns the data of a sealed inline blob.
+func (w *BlobWriter) inlineData() []byte { return w.buf }
+
+// committed marks the blob as owned by a committed record.
+func (w *BlobWriter) committed() {
+	w.state = blobCommitted
+	w.buf = nil
+}
+
+// ---- ObjectReader ----
+
+type readExtent struct {
+	off  int64 // offset of the extent in the object
+	size int64
+	f    *os.File
+	data []byte
+}
+
+// ObjectReader reads an object's bytes across its extents. It holds the blob
+// files open, so it keeps reading the version it was opened on even if that
+// version is overwritten or deleted meanwhile. ReadAt is safe for concurrent
+// use; concurrent WriteRangeTo calls are serialised.
+type ObjectReader struct {
+	size    int64
+	extents []readExtent
+	mu      sync.Mutex // guards file offsets used by WriteRangeTo
+	closed  bool
+}
+
+// Size is the object's size.
+func (r *ObjectReader) Size() int64 { return r.size }
+
+// find returns the index of the extent containing off (off < r.size).
+func (r *ObjectReader) find(off int64) int {
+	return sort.Search(len(r.extents), func(i int) bool {
+		e := r.extents[i]
+		return e.off+e.size > off
+	})
+}
+
+// ReadAt implements io.ReaderAt over the whole object.
+func (r *ObjectReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: negative offset", ErrInvalidArgument)
+	}
+	if off >= r.size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := 0
+	for i := r.find(off); i < len(r.extents) && n < len(p); i++ {
+		e := r.extents[i]
+		rel := off + int64(n) - e.off
+		want := min(int64(len(p)-n), e.size-rel)
+		dst := p[n : n+int(want)]
+		if e.f == nil {
+			copy(dst, e.data[rel:rel+want])
+		} else {
+			m, err := e.f.ReadAt(dst, rel)
+			if m < len(dst) {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF // blob shorter than its record
+				}
+				return n + m, fmt.Errorf("store: reading blob: %w", err)
+			}
+		}
+		n += int(want)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteRangeTo copies bytes [off, off+n) to w.
+func (r *ObjectReader) WriteRangeTo(w io.Writer, off, n int64) (int64, error) {
+	if off < 0 || n < 0 || off > r.size || n > r.size-off {
+		return 0, fmt.Errorf("%w: range %d+%d of a %d-byte object", ErrInvalidRange, off, n, r.size)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var written int64
+	bp := getCopyBuf()
+	defer putCopyBuf(bp)
+	for i := r.find(off); i < len(r.extents) && written < n; i++ {
+		e := r.extents[i]
+		rel := off + written - e.off
+		want := min(n-written, e.size-rel)
+		if e.f == nil {
+			m, err := w.Write(e.data[rel : rel+want])
+			written += int64(m)
+			if err != nil {
+				return written, err
+			}
+			continue
+		}
+		if _, err := e.f.Seek(rel, io.SeekStart); err != nil {
+			return written, fmt.Errorf("store: seeking blob: %w", err)
+		}
+		// A LimitedReader over the file lets a socket destination use
+		// sendfile; otherwise the bounded pooled buffer is used.
+		m, err := io.CopyBuffer(w, &io.LimitedReader{R: e.f, N: want}, *bp)
+		written += m
+		if err != nil {
+			return written, err
+		}
+		if m < want {
+			return written, fmt.Errorf("store: reading blob: %w", io.ErrUnexpectedEOF)
+		}
+	}
+	return written, nil
+}
+
+// Close releases the open blob files.
+func (r *ObjectReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	var first error
+	for i := range r.extents {
+		if f := r.extents[i].f; f != nil {
+			if err := f.Close(); err != nil && first == nil {
+				first = fmt.Errorf("store: closing blob: %w", err)
+			}
+		}
+		r.extents[i].data = nil
+	}
+	return first
+}
+
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, len(b)*2)
+	for i, c := range b {
+		out[2*i] = digits[c>>4]
+		out[2*i+1] = digits[c&0xf]
+	}
+	return string(out)
+}
