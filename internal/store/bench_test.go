@@ -89,11 +89,7 @@ func listBenchStore(b *testing.B, n int) *Store {
 					Type: TypeNormal, StorageClass: "Standard", Modified: now, ContentType: "application/octet-stream",
 					Extents: []Extent{{Blob: newID(), Size: 4096}},
 				}
-				val, err := encodeRecord(rec)
-				if err != nil {
-					return err
-				}
-				if err := bk.objects.Put(objKey(k, NullVersion), val); err != nil {
+				if err := bk.objects.Put(objKey(k, NullVersion), encodeObject(rec)); err != nil {
 					return err
 				}
 			}

@@ -292,6 +292,7 @@ func (w *BlobWriter) discard() {
 	}
 	if w.f != nil && w.state == blobOpen {
 		_ = w.f.Close()
+		w.f = nil
 	}
 	if w.tmp != "" {
 		_ = os.Remove(w.tmp)
@@ -316,10 +317,20 @@ func (w *BlobWriter) seal() (Extent, bool, error) {
 	if w.state != blobOpen {
 		return Extent{}, false, errors.New("store: blob already committed or aborted")
 	}
+	if w.size == 0 { // no data, no extent (and no file to keep)
+		if w.f != nil {
+			_ = w.f.Close()
+			_ = os.Remove(w.tmp)
+			w.f, w.tmp = nil, ""
+		}
+		w.state = blobSealed
+		w.sealed = Extent{}
+		return Extent{}, false, nil
+	}
 	if w.f == nil {
 		w.state = blobSealed
 		w.sealed = Extent{Blob: w.id, Size: w.size, Inline: true}
-		return w.sealed, w.size > 0, nil
+		return w.sealed, true, nil
 	}
 	if err := w.f.Sync(); err != nil {
 		w.err = fmt.Errorf("store: syncing blob: %w", err)

@@ -192,7 +192,7 @@ func (s *Store) ListUploads(bucket string, opts UploadListOptions) (*UploadListR
 				continue
 			}
 			var u Upload
-			if err := decodeRecord(v, &u); err == nil {
+			if err := unmarshalUpload(v, &u); err == nil {
 				if count == max {
 					res.IsTruncated = true
 					break

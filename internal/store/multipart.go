@@ -26,7 +26,7 @@ func newUploadID(initiatedNanos int64) string {
 
 func decodeUpload(bucket string, k, v []byte) (*Upload, error) {
 	var u Upload
-	if err := decodeRecord(v, &u); err != nil {
+	if err := unmarshalUpload(v, &u); err != nil {
 		return nil, corrupt(bucket, fmt.Sprintf("upload %q", k), err)
 	}
 	if key, id, ok := splitKey(k); ok {
@@ -39,6 +39,9 @@ func decodePart(bucket string, v []byte) (*Part, error) {
 	var p Part
 	if err := decodeRecord(v, &p); err != nil {
 		return nil, corrupt(bucket, "part", err)
+	}
+	if p.Extent.Blob != "" && !isBlobID(p.Extent.Blob) || p.Extent.Size < 0 {
+		return nil, corrupt(bucket, "part", errors.New("invalid blob ID"))
 	}
 	return &p, nil
 }
@@ -93,11 +96,7 @@ func (s *Store) CreateUpload(bucket string, u *Upload) (*Upload, error) {
 		rec.Initiated = now
 		rec.UploadID = newUploadID(now.UnixNano())
 		rec.Template.Key = rec.Key
-		val, err := encodeRecord(&rec)
-		if err != nil {
-			return clean(err)
-		}
-		if err := b.uploads.Put(uploadKey(rec.Key, rec.UploadID), val); err != nil {
+		if err := b.uploads.Put(uploadKey(rec.Key, rec.UploadID), encodeUpload(&rec)); err != nil {
 			return fmt.Errorf("store: creating upload: %w", err)
 		}
 		if err := b.addCounters(0, 0, 1, now); err != nil {

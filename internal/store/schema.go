@@ -2,7 +2,7 @@ package store
 
 // On-disk metadata layout (bbolt):
 //
-//	"buckets"          name → bucket record (JSON)
+//	"buckets"          name → bucket record
 //	"inline"           blob ID → data of an inline extent
 //	"b/<name>"         one bbolt bucket per OSS bucket, holding:
 //	    "stats"        key: fixed 32-byte counters (see bucketCounters)
@@ -12,7 +12,10 @@ package store
 //	    "c"            configuration name        → document
 //	    "d"            objectKey                 → completed-upload marker
 //
-// Records are a one-byte format version followed by JSON. Object keys never
+// Every record starts with a format byte: object and upload records use the
+// exact binary codec of codec.go (keys and metadata are arbitrary bytes,
+// which JSON would mangle); bucket, part and completed-upload records are
+// JSON (recordFormat). Object keys never
 // contain 0x00 (ErrInvalidKey), so "objectKey 0x00" is an unambiguous prefix
 // holding every version of one key, and bytewise order of the encoded keys is
 // bytewise order of the object keys.
@@ -47,7 +50,7 @@ var (
 // bucketRootPrefix prefixes the name of each OSS bucket's bbolt bucket.
 const bucketRootPrefix = "b/"
 
-// recordFormat is the first byte of every JSON record.
+// recordFormat is the first byte of JSON records.
 const recordFormat byte = 1
 
 // maxKeyLen bounds object keys (OSS allows 1023 bytes; the server checks
@@ -156,7 +159,7 @@ func corrupt(bucket, what string, err error) error {
 
 func decodeObject(bucket string, k, v []byte) (*Object, error) {
 	var o Object
-	if err := decodeRecord(v, &o); err != nil {
+	if err := unmarshalObject(v, &o); err != nil {
 		key, _, _ := splitKey(k)
 		return nil, corrupt(bucket, fmt.Sprintf("object %q", key), err)
 	}

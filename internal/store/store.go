@@ -46,6 +46,12 @@ type Options struct {
 }
 
 // Store is an open data directory. It is safe for concurrent use.
+//
+// Callbacks passed to its methods (check, build, fn) run inside the metadata
+// write transaction on the committer goroutine, possibly more than once when
+// a batch is retried. They must be free of side effects, return promptly, and
+// never call back into the Store (that would deadlock). An error they return
+// is returned by the method unchanged and the write is not applied.
 type Store struct {
 	dir    string
 	inline int64
@@ -60,6 +66,10 @@ type Store struct {
 	// commits counts committed metadata transactions (observability and
 	// tests of group commit).
 	commits atomic.Uint64
+
+	// testHookCopyLinked, if set, runs in CopyObject between linking the
+	// source blobs and committing (tests use it to race the source).
+	testHookCopyLinked func()
 
 	// skippedGC is set when Open found undecodable records and therefore
 	// did not delete unreferenced blob files.
@@ -196,10 +206,8 @@ func (s *Store) collectGarbage() error {
 			}
 			if objs := root.Bucket(subObjects); objs != nil {
 				_ = objs.ForEach(func(_, v []byte) error {
-					var rec struct {
-						Extents []Extent `json:"ext"`
-					}
-					if decodeRecord(v, &rec) != nil {
+					var rec Object
+					if unmarshalObject(v, &rec) != nil {
 						corruptSeen = true
 						return nil
 					}
@@ -211,14 +219,12 @@ func (s *Store) collectGarbage() error {
 			}
 			if parts := root.Bucket(subParts); parts != nil {
 				_ = parts.ForEach(func(_, v []byte) error {
-					var rec struct {
-						Extent Extent `json:"ext"`
-					}
-					if decodeRecord(v, &rec) != nil {
+					p, err := decodePart(string(name[len(bucketRootPrefix):]), v)
+					if err != nil {
 						corruptSeen = true
 						return nil
 					}
-					delete(files, rec.Extent.Blob)
+					delete(files, p.Extent.Blob)
 					return nil
 				})
 			}

@@ -248,6 +248,32 @@ func TestReadFromLarge(t *testing.T) {
 	if _, err := b.Write([]byte("x")); err == nil {
 		t.Fatal("write after commit accepted")
 	}
+
+	// Small data through ReadFrom stays inline; Write then ReadFrom mixes.
+	small, _ := s.NewBlob()
+	if _, err := small.ReadFrom(bytes.NewReader(pattern(4, 100))); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.PutObject(ctx, "bkt1", &Object{Key: "small"}, small, nil)
+	if err != nil || len(o.Extents) != 1 || !o.Extents[0].Inline {
+		t.Fatalf("small ReadFrom: %+v, %v", o, err)
+	}
+	mixed, _ := s.NewBlob()
+	head := pattern(5, 1000)
+	_, _ = mixed.Write(head)
+	if _, err := mixed.ReadFrom(&chunkReader{data: data, chunk: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	whole := append(slices.Clone(head), data...)
+	if mixed.ETag() != md5Hex(whole) || mixed.CRC64() != crcOf(whole) {
+		t.Fatal("mixed Write/ReadFrom hashes wrong")
+	}
+	if _, err := s.PutObject(ctx, "bkt1", &Object{Key: "mixed"}, mixed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readObj(t, s, "bkt1", "mixed"), whole) {
+		t.Fatal("mixed data differs")
+	}
 }
 
 type chunkReader struct {
@@ -618,7 +644,10 @@ func TestMultipart(t *testing.T) {
 	if n := len(blobFiles(t, s)); n != 2 {
 		t.Fatalf("blob files after part replacement = %d, want 2", n)
 	}
-	wantErr(t, func() error { _, err := s.PutPart(ctx, "bkt1", "mp", u.UploadID, 0, newBlob(t, s, []byte("x"))); return err }(), ErrInvalidArgument)
+	wantErr(t, func() error {
+		_, err := s.PutPart(ctx, "bkt1", "mp", u.UploadID, 0, newBlob(t, s, []byte("x")))
+		return err
+	}(), ErrInvalidArgument)
 
 	list, more, err := s.ListParts("bkt1", "mp", u.UploadID, 0, 2)
 	if err != nil || more != true || len(list) != 2 || list[0].Number != 1 || list[1].Number != 2 {
@@ -1017,4 +1046,51 @@ func TestDeleteCorruptRecord(t *testing.T) {
 	}
 	_, err := s.GetObject("bkt1", "b", "")
 	wantErr(t, err, ErrNoSuchKey)
+}
+
+func TestCopyObjectRetriesWhenSourceChanges(t *testing.T) {
+	s := openTestStore(t, Options{InlineThreshold: 100})
+	mustBucket(t, s, "bkt1")
+	putObj(t, s, "bkt1", "src", pattern(1, 5000))
+	races := 0
+	s.testHookCopyLinked = func() {
+		if races < 2 { // overwrite the source after the links were made
+			races++
+			putObj(t, s, "bkt1", "src", pattern(byte(races+1), 6000+races))
+		}
+	}
+	o, err := s.CopyObject(ctx, "bkt1", "src", "", "bkt1", &Object{Key: "dst"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pattern(3, 6002)
+	if got := readObj(t, s, "bkt1", "dst"); !bytes.Equal(got, want) || o.ETag != md5Hex(want) || o.Size != int64(len(want)) {
+		t.Fatalf("copy after racing overwrites: %d bytes, record %+v", len(got), o)
+	}
+	if n := len(blobFiles(t, s)); n != 2 {
+		t.Fatalf("blob files = %d, want 2 (stale links removed)", n)
+	}
+}
+
+func TestNeverInline(t *testing.T) {
+	s := openTestStore(t, Options{InlineThreshold: -1})
+	mustBucket(t, s, "bkt1")
+	b, _ := s.NewBlob()
+	_, _ = b.Write(nil) // a zero-length write must not leave a file behind
+	if _, err := s.PutObject(ctx, "bkt1", &Object{Key: "empty"}, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	o := putObj(t, s, "bkt1", "tiny", []byte("x"))
+	if len(o.Extents) != 1 || o.Extents[0].Inline {
+		t.Fatalf("extents %+v, want one file extent", o.Extents)
+	}
+	if n, tf := len(blobFiles(t, s)), tmpFiles(t, s); n != 1 || len(tf) != 0 {
+		t.Fatalf("blob files %d, temp files %v", n, tf)
+	}
+	if got := readObj(t, s, "bkt1", "empty"); len(got) != 0 {
+		t.Fatal("empty object has data")
+	}
+	if countInline(t, s) != 0 {
+		t.Fatal("inline data stored with a negative threshold")
+	}
 }
