@@ -144,6 +144,7 @@ func (s *Store) commitBatch(batch []*op) {
 		}
 		if err == nil {
 			s.commits.Add(1)
+			s.batched.Add(uint64(len(pending)))
 		}
 		for _, o := range pending {
 			switch {
@@ -157,4 +158,18 @@ func (s *Store) commitBatch(batch []*op) {
 		}
 		return
 	}
+}
+
+// Stats are the store's counters, for monitoring and benchmarks.
+type Stats struct {
+	// Commits is the number of metadata transactions committed.
+	Commits uint64
+	// Ops is the number of writes those transactions carried; Ops/Commits
+	// is the average group-commit batch size.
+	Ops uint64
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Ops: s.batched.Load()}
 }

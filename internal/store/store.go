@@ -66,6 +66,8 @@ type Store struct {
 	// commits counts committed metadata transactions (observability and
 	// tests of group commit).
 	commits atomic.Uint64
+	// batched counts the ops those transactions carried.
+	batched atomic.Uint64
 
 	// testHookCopyLinked, if set, runs in CopyObject between linking the
 	// source blobs and committing (tests use it to race the source).
