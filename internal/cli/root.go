@@ -10,12 +10,19 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/ossctl/ossctl/internal/cmd/acl"
+	"github.com/ossctl/ossctl/internal/cmd/cat"
 	"github.com/ossctl/ossctl/internal/cmd/completion"
 	configcmd "github.com/ossctl/ossctl/internal/cmd/config"
+	"github.com/ossctl/ossctl/internal/cmd/cp"
+	"github.com/ossctl/ossctl/internal/cmd/du"
 	"github.com/ossctl/ossctl/internal/cmd/ls"
 	"github.com/ossctl/ossctl/internal/cmd/mb"
 	"github.com/ossctl/ossctl/internal/cmd/rb"
+	"github.com/ossctl/ossctl/internal/cmd/rm"
 	"github.com/ossctl/ossctl/internal/cmd/serve"
+	"github.com/ossctl/ossctl/internal/cmd/setmeta"
+	"github.com/ossctl/ossctl/internal/cmd/sign"
 	"github.com/ossctl/ossctl/internal/cmd/stat"
 	versioncmd "github.com/ossctl/ossctl/internal/cmd/version"
 	"github.com/ossctl/ossctl/internal/cmdutil"
@@ -140,7 +147,15 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		ls.NewCmdLs(f, nil),
 		mb.NewCmdMb(f, nil),
 		rb.NewCmdRb(f, nil),
+		cp.NewCmdCp(f, nil),
+		rm.NewCmdRm(f, nil),
+		cat.NewCmdCat(f, nil),
 		stat.NewCmdStat(f, nil),
+		du.NewCmdDu(f, nil),
+		sign.NewCmdSign(f, nil),
+		setmeta.NewCmdSetMeta(f, nil),
+		acl.NewCmdSetACL(f, nil),
+		acl.NewCmdGetACL(f, nil),
 	)
 	add(GroupServer, serve.NewCmdServe(f, nil))
 	add(GroupSettings,

@@ -1,0 +1,210 @@
+// Package transfer is ossctl's client-side transfer engine: walkers over local trees and OSS
+// prefixes, a bounded worker pool with per-file events and a summary, an atomic byte and file
+// accounter fed by the SDK's progress listeners, and the single-object operations (upload,
+// download, server-side copy) that switch to the SDK's resumable multipart transfers above a
+// threshold. Commands (cp, set-meta -r, set-acl -r) plan tasks; the engine runs them.
+package transfer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Event names.
+const (
+	EventDone    = "done"
+	EventSkipped = "skipped"
+	EventFailed  = "failed"
+	EventSummary = "summary"
+)
+
+// Task is one unit of work: transfer one file, or change one object.
+type Task struct {
+	// Source and Destination name the task in events, e.g. "./a.txt" and "oss://b/a.txt".
+	// Destination may be empty for in-place changes.
+	Source      string
+	Destination string
+	// Size is the expected number of bytes (0 when not applicable).
+	Size int64
+	// Run does the work. It reports progress through l and returns what happened. Errors
+	// should already name the task ("copying ./a.txt to oss://b/a.txt: ...").
+	Run func(ctx context.Context, l *FileListener) (Outcome, error)
+}
+
+// Outcome is what a successful Task reports.
+type Outcome struct {
+	// Skipped means nothing needed doing; Reason says why.
+	Skipped bool
+	Reason  string
+	// CRC64 is the object's x-oss-hash-crc64ecma, when known.
+	CRC64 string
+	// Size overrides Task.Size when the real size turned out different (nil: keep it).
+	Size *int64
+}
+
+// Event reports one finished task. Commands print it (JSON Lines with --output json).
+type Event struct {
+	Event       string `json:"event"`
+	Source      string `json:"source"`
+	Destination string `json:"destination,omitempty"`
+	Size        int64  `json:"size"`
+	CRC64       string `json:"crc64,omitempty"`
+	DurationMs  int64  `json:"durationMs"`
+	Reason      string `json:"reason,omitempty"`
+	Error       string `json:"error,omitempty"`
+	// Err is the task's error for failed events.
+	Err error `json:"-"`
+}
+
+// Summary describes a finished batch.
+type Summary struct {
+	Event      string `json:"event"`
+	Done       int64  `json:"done"`
+	Skipped    int64  `json:"skipped"`
+	Failed     int64  `json:"failed"`
+	Bytes      int64  `json:"bytes"`
+	DurationMs int64  `json:"durationMs"`
+	// FirstErr is the first failed task's error.
+	FirstErr error `json:"-"`
+}
+
+// Options configure Run.
+type Options struct {
+	// Jobs is how many tasks run at once (at least 1).
+	Jobs int
+	// FailFast stops submitting and cancels running tasks at the first failure.
+	FailFast bool
+	// Accounter receives the counts; nil uses a private one.
+	Accounter *Accounter
+	// OnEvent is called once per finished task, never concurrently.
+	OnEvent func(Event)
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Submit queues a task; it blocks while all workers are busy and fails once the batch is
+// canceled (by the caller's context or by FailFast).
+type Submit func(Task) error
+
+// ErrStopped is returned by Submit after FailFast stopped the batch.
+var ErrStopped = errors.New("batch stopped after a failure")
+
+// Run runs the tasks that produce submits, at most opts.Jobs at once, and returns the summary.
+//
+// The error is the context's error when ctx was canceled, the first task error with FailFast,
+// or produce's own error; a batch in which some tasks failed otherwise returns nil and reports
+// the failures in the summary (Failed, FirstErr) and through OnEvent.
+func Run(ctx context.Context, opts Options, produce func(ctx context.Context, submit Submit) error) (Summary, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	acc := opts.Accounter
+	if acc == nil {
+		acc = &Accounter{}
+	}
+	jobs := max(opts.Jobs, 1)
+	start := now()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		g        errgroup.Group
+		mu       sync.Mutex
+		sum      = Summary{Event: EventSummary}
+		failErr  error
+		stopOnce sync.Once
+	)
+	g.SetLimit(jobs)
+	emit := func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Event {
+		case EventDone:
+			sum.Done++
+			sum.Bytes += e.Size
+		case EventSkipped:
+			sum.Skipped++
+		case EventFailed:
+			sum.Failed++
+			if sum.FirstErr == nil {
+				sum.FirstErr = e.Err
+			}
+		}
+		if opts.OnEvent != nil {
+			opts.OnEvent(e)
+		}
+	}
+	submit := func(t Task) error {
+		if err := runCtx.Err(); err != nil {
+			if ctx.Err() == nil {
+				return ErrStopped
+			}
+			return err
+		}
+		acc.Plan(t.Size)
+		g.Go(func() error {
+			if runCtx.Err() != nil {
+				return nil // canceled while queued: neither done nor failed
+			}
+			l := acc.Listener()
+			t0 := now()
+			out, err := t.Run(runCtx, l)
+			e := Event{Source: t.Source, Destination: t.Destination, Size: t.Size, DurationMs: now().Sub(t0).Milliseconds()}
+			if out.Size != nil {
+				e.Size = *out.Size
+			}
+			switch {
+			case err != nil && runCtx.Err() != nil && errors.Is(err, runCtx.Err()):
+				// Interrupted by the caller or by FailFast: not this task's failure.
+				return nil
+			case err != nil:
+				acc.Failed()
+				e.Event, e.Error, e.Err = EventFailed, err.Error(), err
+				emit(e)
+				if opts.FailFast {
+					stopOnce.Do(func() {
+						mu.Lock()
+						failErr = err
+						mu.Unlock()
+						cancel()
+					})
+				}
+			case out.Skipped:
+				acc.Skipped(e.Size - l.Consumed())
+				e.Event, e.Reason = EventSkipped, out.Reason
+				e.CRC64 = out.CRC64
+				emit(e)
+			default:
+				// Top the transferred bytes up to the size: some paths (server-side copy,
+				// zero-byte objects) report no progress of their own.
+				if rest := e.Size - l.Consumed(); rest > 0 {
+					l.Set(e.Size)
+				}
+				acc.Done(e.Size)
+				e.Event, e.CRC64 = EventDone, out.CRC64
+				emit(e)
+			}
+			return nil
+		})
+		return nil
+	}
+	perr := produce(runCtx, submit)
+	_ = g.Wait()
+	sum.DurationMs = now().Sub(start).Milliseconds()
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+		return sum, ctx.Err()
+	case failErr != nil:
+		return sum, failErr
+	case perr != nil && !errors.Is(perr, ErrStopped):
+		return sum, perr
+	}
+	return sum, nil
+}
