@@ -53,8 +53,14 @@ func (s *Server) authorize(p *auth.Principal, action string, b *store.Bucket, ke
 		p = &auth.Principal{Anonymous: true}
 	}
 	owner := s.accountID
-	if b != nil && b.Owner != "" {
+	switch {
+	case b != nil && b.Owner != "":
 		owner = b.Owner
+	case b == nil && !p.Anonymous && p.AccountID != "":
+		// Service-level operations (ListBuckets, PutBucket) act on the
+		// caller's own account: any account may list and create its own
+		// buckets.
+		owner = p.AccountID
 	}
 	// The account's own keys (root or the account key itself) may do
 	// everything on the account's resources.

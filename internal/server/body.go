@@ -26,6 +26,17 @@ const (
 // Content-Length bytes arrived.
 var errBodyIncomplete = errors.New("request body incomplete")
 
+// bodyReadError classifies a failed read of the request body: a stall
+// (the client sent nothing for the stall timeout) or a body that ended
+// early or broke.
+func bodyReadError(err error) error {
+	var se *stallError
+	if errors.As(err, &se) {
+		return errRequestTimeout()
+	}
+	return fmt.Errorf("%w: %w", errBodyIncomplete, err)
+}
+
 // trackingReader remembers whether an error came from the client side.
 type trackingReader struct {
 	r   io.Reader
@@ -86,11 +97,15 @@ func (rc *reqCtx) receiveBody(maxSize int64) (*store.BlobWriter, error) {
 		src = io.LimitReader(body, maxSize+1)
 	}
 	n, err := blob.ReadFrom(src)
+	if body.err != nil {
+		// Checked even when ReadFrom succeeded: it ends quietly on
+		// io.ErrUnexpectedEOF, which is also how net/http reports a
+		// chunked body cut off mid-stream, and that must not be stored.
+		blob.Abort()
+		return nil, bodyReadError(body.err)
+	}
 	if err != nil {
 		blob.Abort()
-		if body.err != nil {
-			return nil, fmt.Errorf("%w: %w", errBodyIncomplete, body.err)
-		}
 		return nil, fmt.Errorf("staging request body: %w", err)
 	}
 	switch {
@@ -124,9 +139,12 @@ func (rc *reqCtx) readSmallBody(limit int64) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		if body.err != nil {
-			return nil, fmt.Errorf("%w: %w", errBodyIncomplete, body.err)
+			return nil, bodyReadError(body.err)
 		}
 		return nil, fmt.Errorf("reading request body: %w", err)
+	}
+	if !isChunked(r) && r.ContentLength >= 0 && int64(len(data)) < r.ContentLength {
+		return nil, errBodyIncomplete
 	}
 	if int64(len(data)) > limit {
 		return nil, errMalformedXML("The request body exceeds %d bytes.", limit)
@@ -143,13 +161,41 @@ func (rc *reqCtx) readSmallBody(limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// maxXMLDepth bounds element nesting in request documents; the deepest
+// OSS configuration (lifecycle) nests six levels.
+const maxXMLDepth = 32
+
 // decodeXML unmarshals one XML document into v. DTDs (and with them any
 // entity definitions) are refused; undefined entities, a wrong root
-// element, trailing content and non-UTF-8 encodings are MalformedXML.
+// element, trailing content, nesting deeper than maxXMLDepth and non-UTF-8
+// encodings are MalformedXML.
 func decodeXML(data []byte, v any) error {
+	if err := checkXMLShape(data); err != nil {
+		return err
+	}
+	d := xml.NewDecoder(bytes.NewReader(data))
+	d.Strict = true
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return errMalformedXML("The XML you provided was not well-formed: %v", err)
+		}
+		if t, ok := tok.(xml.StartElement); ok {
+			if err := d.DecodeElement(v, &t); err != nil {
+				return errMalformedXML("The XML you provided did not validate against our published schema: %v", err)
+			}
+			return nil
+		}
+	}
+}
+
+// checkXMLShape walks the whole document once: well-formed, one root
+// element, no DTD, no text outside the root, bounded depth.
+func checkXMLShape(data []byte) error {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
 	rootSeen := false
+	depth := 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -165,17 +211,22 @@ func decodeXML(data []byte, v any) error {
 		case xml.Directive:
 			return errMalformedXML("Document type declarations are not allowed.")
 		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
+			if depth == 0 && len(bytes.TrimSpace(t)) != 0 {
 				return errMalformedXML("The XML you provided has text outside its root element.")
 			}
 		case xml.StartElement:
-			if rootSeen {
-				return errMalformedXML("The XML you provided has more than one root element.")
+			if depth == 0 {
+				if rootSeen {
+					return errMalformedXML("The XML you provided has more than one root element.")
+				}
+				rootSeen = true
 			}
-			rootSeen = true
-			if err := d.DecodeElement(v, &t); err != nil {
-				return errMalformedXML("The XML you provided did not validate against our published schema: %v", err)
+			depth++
+			if depth > maxXMLDepth {
+				return errMalformedXML("The XML you provided nests elements deeper than %d levels.", maxXMLDepth)
 			}
+		case xml.EndElement:
+			depth--
 		}
 	}
 }

@@ -35,20 +35,18 @@ var (
 		"GET ": (*reqCtx).listBuckets,
 	}
 	bucketOps = map[string]handler{
-		"GET ":            (*reqCtx).listObjects,
-		"GET acl":         (*reqCtx).getBucketACL,
-		"GET bucketInfo":  (*reqCtx).getBucketInfo,
-		"GET location":    (*reqCtx).getBucketLocation,
-		"GET stat":        (*reqCtx).getBucketStat,
-		"GET uploads":     (*reqCtx).listUploads,
-		"HEAD ":           (*reqCtx).headBucket,
-		"PUT ":            (*reqCtx).createBucket,
-		"PUT acl":         (*reqCtx).putBucketACL,
-		"DELETE ":         (*reqCtx).deleteBucket,
-		"POST delete":     (*reqCtx).deleteMultiple,
-		"POST ":           nil, // PostObject (browser form upload): not implemented
-		"GET objectMeta":  nil,
-		"HEAD objectMeta": nil,
+		"GET ":           (*reqCtx).listObjects,
+		"GET acl":        (*reqCtx).getBucketACL,
+		"GET bucketInfo": (*reqCtx).getBucketInfo,
+		"GET location":   (*reqCtx).getBucketLocation,
+		"GET stat":       (*reqCtx).getBucketStat,
+		"GET uploads":    (*reqCtx).listUploads,
+		"HEAD ":          (*reqCtx).headBucket,
+		"PUT ":           (*reqCtx).createBucket,
+		"PUT acl":        (*reqCtx).putBucketACL,
+		"DELETE ":        (*reqCtx).deleteBucket,
+		"POST delete":    (*reqCtx).deleteMultiple,
+		"POST ":          nil, // PostObject (browser form upload): not implemented
 	}
 	objectOps = map[string]handler{
 		"GET ":            (*reqCtx).getObject,
@@ -81,7 +79,13 @@ func (s *Server) dispatch(rc *reqCtx) error {
 	}
 	sort.Strings(subs)
 	if len(subs) > 1 {
-		return errNotImplemented("Combining the sub-resources " + strings.Join(subs, ", "))
+		for _, sub := range subs {
+			if !implementedSubresources[sub] {
+				return errNotImplemented("The sub-resource ?" + sub)
+			}
+		}
+		return errInvalidArgument("sub-resource", strings.Join(subs, "&"),
+			"A request selects one operation; the sub-resources %s cannot be combined.", strings.Join(subs, ", "))
 	}
 	sub := ""
 	if len(subs) == 1 {
@@ -98,13 +102,32 @@ func (s *Server) dispatch(rc *reqCtx) error {
 	switch {
 	case ok && h != nil:
 		return h(rc)
-	case sub != "":
-		return errNotImplemented("The " + rc.r.Method + " ?" + sub + " operation on a " + strings.ToLower(level))
 	case ok:
 		return errNotImplemented("The " + rc.r.Method + " operation on a " + strings.ToLower(level))
+	case sub != "" && !implementedSubresources[sub]:
+		// An OSS feature this server does not have (yet): whatever the
+		// method, the honest answer is 501.
+		return errNotImplemented("The " + rc.r.Method + " ?" + sub + " operation on a " + strings.ToLower(level))
 	}
+	// A sub-resource this server implements, used with a method or at a
+	// level where OSS defines no operation: a client mistake.
 	return errMethodNotAllowed(rc.r.Method, level)
 }
+
+// implementedSubresources are the sub-resources some entry of the
+// operation tables handles; for them every other method and level
+// combination is known not to exist.
+var implementedSubresources = func() map[string]bool {
+	m := map[string]bool{}
+	for _, ops := range []map[string]handler{serviceOps, bucketOps, objectOps} {
+		for k, h := range ops {
+			if _, sub, _ := strings.Cut(k, " "); sub != "" && h != nil {
+				m[sub] = true
+			}
+		}
+	}
+	return m
+}()
 
 // setHeaderRaw sets a header under an exact (lowercase) name, as OSS sends
 // x-oss-meta-* names.

@@ -134,6 +134,7 @@ type rawReq struct {
 	anon      bool
 	noLength  bool // send without Content-Length (and not chunked)
 	halfClose bool // close the write side after sending (a client that gives up)
+	keepAlive bool // omit "Connection: close" (pipelining tests)
 }
 
 // signV1 computes the V1 header signature of req (test-side implementation).
@@ -157,21 +158,36 @@ func signV1(secret, method, contentMD5, contentType, date string, h http.Header,
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// v1SignedSubresources is the v1 SDK's signKeyList (oss/conn.go): the
+// query parameters that go into the canonical resource.
+var v1SignedSubresources = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range strings.Fields(`acl uploads location cors logging website referer lifecycle delete append
+		tagging objectMeta uploadId partNumber security-token position img style styleName replication
+		replicationProgress replicationLocation cname bucketInfo comp qos live status vod startTime endTime symlink
+		x-oss-process response-content-type x-oss-traffic-limit response-content-language response-expires
+		response-cache-control response-content-disposition response-content-encoding udf udfName udfImage udfId
+		udfImageDesc udfApplication udfApplicationLog restore callback callback-var qosInfo policy stat encryption
+		versions versioning versionId requestPayment x-oss-request-payer sequential inventory inventoryId
+		continuation-token asyncFetch worm wormId wormExtend withHashContext x-oss-enable-md5 x-oss-enable-sha1
+		x-oss-enable-sha256 x-oss-hash-ctx x-oss-md5-ctx transferAcceleration regionList cloudboxes
+		x-oss-ac-source-ip x-oss-ac-subnet-mask x-oss-ac-vpc-id x-oss-ac-forward-allow metaQuery resourceGroup rtc
+		x-oss-async-process responseHeader`) {
+		m[k] = true
+	}
+	return m
+}()
+
 // canonicalSub keeps the signed sub-resources of a raw query in sorted order.
 func canonicalSub(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	signed := map[string]bool{"acl": true, "uploads": true, "delete": true, "append": true, "position": true,
-		"uploadId": true, "partNumber": true, "symlink": true, "objectMeta": true, "bucketInfo": true,
-		"location": true, "stat": true, "lifecycle": true, "versionId": true, "tagging": true, "cors": true,
-		"response-content-type": true, "continuation-token": true, "versions": true, "policy": true,
-		"worm": true, "encryption": true}
 	var parts []string
 	for _, kv := range strings.Split(raw, "&") {
 		k, v, hasV := strings.Cut(kv, "=")
 		k, _ = url.QueryUnescape(k)
-		if !signed[k] {
+		if !v1SignedSubresources[k] {
 			continue
 		}
 		if hasV && v != "" {
@@ -216,7 +232,10 @@ func (env rawEnv) build(req rawReq) []byte {
 		h.Set("Authorization", "OSS "+env.ak+":"+sig)
 	}
 	var b bytes.Buffer
-	b.WriteString(req.method + " " + path + " HTTP/1.1\r\nHost: " + env.addr + "\r\nConnection: close\r\n")
+	b.WriteString(req.method + " " + path + " HTTP/1.1\r\nHost: " + env.addr + "\r\n")
+	if !req.keepAlive {
+		b.WriteString("Connection: close\r\n")
+	}
 	if !req.noLength && h.Get("Content-Length") == "" {
 		h.Set("Content-Length", strconv.Itoa(len(req.body)))
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -187,11 +189,17 @@ func TestDecodeXML(t *testing.T) {
 	}
 	bad := []string{"", "  ", "<Root>", "<Other/>", "<Root/>junk", "<Root/><Root/>",
 		`<!DOCTYPE Root [<!ENTITY a "aaaa">]><Root><A>&a;</A></Root>`, "<Root><A>&undefined;</A></Root>",
-		`<?xml version="1.0" encoding="ISO-8859-1"?><Root/>`}
+		`<?xml version="1.0" encoding="ISO-8859-1"?><Root/>`,
+		"<Root>" + strings.Repeat("<A>", maxXMLDepth) + strings.Repeat("</A>", maxXMLDepth) + "</Root>"}
 	for _, s := range bad {
 		if err := decodeXML([]byte(s), &v); err == nil || err.(*apiError).Code != "MalformedXML" {
-			t.Errorf("decodeXML(%q) = %v, want MalformedXML", s, err)
+			t.Errorf("decodeXML(%.80q) = %v, want MalformedXML", s, err)
 		}
+	}
+	// maxXMLDepth itself is fine.
+	deepOK := "<Root>" + strings.Repeat("<B>", maxXMLDepth-1) + strings.Repeat("</B>", maxXMLDepth-1) + "</Root>"
+	if err := decodeXML([]byte(deepOK), &v); err != nil {
+		t.Errorf("depth %d refused: %v", maxXMLDepth, err)
 	}
 }
 
@@ -279,5 +287,102 @@ func TestErrorBodyEscapesAndOrders(t *testing.T) {
 			t.Fatalf("error body lacks %s in order:\n%s", w, body)
 		}
 		pos += i
+	}
+}
+
+// cutReader yields data, then fails like net/http's chunked reader when a
+// connection ends mid-chunk.
+type cutReader struct{ data []byte }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func TestReceiveBodyRefusesCutChunkedBody(t *testing.T) {
+	s := testServer(t, nil, nil)
+	r := httptest.NewRequest("PUT", "http://127.0.0.1/bkt/key", io.NopCloser(&cutReader{data: make([]byte, 200<<10)}))
+	r.ContentLength = -1
+	r.TransferEncoding = []string{"chunked"}
+	r.Header.Del("Content-Length")
+	rc := &reqCtx{s: s, r: r, w: &responseWriter{ResponseWriter: httptest.NewRecorder()}}
+	blob, err := rc.receiveBody(maxSinglePut)
+	if err == nil {
+		blob.Abort()
+		t.Fatal("a chunked body cut off mid-stream was accepted")
+	}
+	if !errors.Is(err, errBodyIncomplete) {
+		t.Fatalf("err %v, want errBodyIncomplete", err)
+	}
+}
+
+func TestCheckSingularHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Add("x-oss-object-acl", "private")
+	h.Add("x-oss-object-acl", "private")
+	h.Add("x-oss-meta-a", "1")
+	h.Add("x-oss-meta-a", "2")
+	if err := checkSingularHeaders(h); err != nil {
+		t.Fatalf("identical repeats / repeated metadata refused: %v", err)
+	}
+	h.Add("Range", "bytes=0-1")
+	h.Add("Range", "bytes=2-3")
+	err := checkSingularHeaders(h)
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Code != "InvalidArgument" || ae.Status != 400 {
+		t.Fatalf("conflicting Range accepted: %v", err)
+	}
+}
+
+func TestDispatchUnknownCombinations(t *testing.T) {
+	s := testServer(t, nil, nil)
+	cases := []struct {
+		method, target string
+		status         int
+		code           string
+	}{
+		{"GET", "/bkt/key?delete", 405, "MethodNotAllowed"},     // implemented elsewhere: a client mistake
+		{"PUT", "/bkt/key?uploads", 405, "MethodNotAllowed"},    // Initiate is POST
+		{"GET", "/bkt/?objectMeta", 405, "MethodNotAllowed"},    // an object-level operation
+		{"GET", "/bkt/?lifecycle", 501, "NotImplemented"},       // an OSS feature not here
+		{"PUT", "/bkt/key?tagging", 501, "NotImplemented"},      // idem
+		{"GET", "/bkt/key?acl&symlink", 400, "InvalidArgument"}, // two operations at once
+		{"GET", "/bkt/key?acl&tagging", 501, "NotImplemented"},  // one of them not here
+		{"POST", "/bkt/", 501, "NotImplemented"},                // PostObject
+		{"PATCH", "/bkt/key", 405, "MethodNotAllowed"},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(tc.method, "http://127.0.0.1"+tc.target, nil)
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		rc := &reqCtx{s: s, r: r, w: &responseWriter{ResponseWriter: httptest.NewRecorder()}, query: q}
+		if err := s.route(rc); err != nil {
+			t.Fatal(err)
+		}
+		err := s.dispatch(rc)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != tc.status || ae.Code != tc.code {
+			t.Errorf("%s %s: %v, want %d %s", tc.method, tc.target, err, tc.status, tc.code)
+		}
+	}
+}
+
+func TestStallGuardWithoutDeadlineSupport(t *testing.T) {
+	// A ResponseWriter without deadline support (a recorder, some
+	// proxies) must not break requests: the guard switches itself off.
+	g := &stallGuard{ctl: http.NewResponseController(httptest.NewRecorder()), timeout: time.Second}
+	g.beforeRead()
+	g.beforeWrite()
+	g.bodyDone()
+	g.release()
+	if !g.readOff || !g.writeOff {
+		t.Fatalf("guard still active without deadline support: %+v", g)
+	}
+	body := &stallBody{ReadCloser: io.NopCloser(strings.NewReader("abc")), g: g}
+	if b, err := io.ReadAll(body); err != nil || string(b) != "abc" {
+		t.Fatalf("read through a disabled guard: %q %v", b, err)
 	}
 }

@@ -68,6 +68,17 @@ func (rc *reqCtx) initiateUpload() error {
 	return rc.writeXML(res)
 }
 
+// allowAtKey authorizes an upload step against the ACL in effect at the
+// request's key (an object ACL overrides the bucket's), as Initiate and
+// Complete are: an upload a caller may start is one it may finish.
+func (rc *reqCtx) allowAtKey(action string, b *store.Bucket) error {
+	cur, err := rc.currentObject(rc.bucket, rc.key, "")
+	if err != nil {
+		return err
+	}
+	return rc.allow(action, b, rc.key, cur)
+}
+
 // partNumber parses the partNumber parameter (1..10000).
 func (rc *reqCtx) partNumber() (int, error) {
 	v := rc.query.Get("partNumber")
@@ -103,7 +114,7 @@ func (rc *reqCtx) uploadPart() error {
 	if err != nil {
 		return err
 	}
-	if err := rc.allow(actPutObject, b, rc.key, nil); err != nil {
+	if err := rc.allowAtKey(actPutObject, b); err != nil {
 		return err
 	}
 	u, err := rc.loadUpload()
@@ -405,7 +416,7 @@ func (rc *reqCtx) abortUpload() error {
 	if err != nil {
 		return err
 	}
-	if err := rc.allow(actAbortMultipartUpload, b, rc.key, nil); err != nil {
+	if err := rc.allowAtKey(actAbortMultipartUpload, b); err != nil {
 		return err
 	}
 	id := rc.query.Get("uploadId")
@@ -445,7 +456,7 @@ func (rc *reqCtx) listParts() error {
 	if err != nil {
 		return err
 	}
-	if err := rc.allow(actListParts, b, rc.key, nil); err != nil {
+	if err := rc.allowAtKey(actListParts, b); err != nil {
 		return err
 	}
 	useURL, err := rc.encodingType()

@@ -390,12 +390,21 @@ func (rc *reqCtx) openForRead(b *store.Bucket, data bool) (*store.Object, *store
 		_ = rd.Close()
 	}
 	target, trd, err := open(link.Symlink, "")
-	if errors.Is(err, store.ErrNoSuchKey) || (err == nil && (target.DeleteMarker || target.Type == store.TypeSymlink)) {
+	if errors.Is(err, store.ErrNoSuchKey) || (err == nil && target.DeleteMarker) {
 		if trd != nil {
 			_ = trd.Close()
 		}
 		return nil, nil, nil, newError(http.StatusNotFound, "NoSuchKey",
-			"The symlink target object %q does not exist.", link.Symlink).with("Key", rc.key)
+			"The symlink target object %q does not exist.", link.Symlink).with("Key", rc.key).withEC("0026-00000012")
+	}
+	if err == nil && target.Type == store.TypeSymlink {
+		// OSS: "the target object that a symbolic link directs to cannot
+		// be a symbolic link"; PutSymlink does not check it, reads through
+		// the link fail. Links are never followed twice.
+		if trd != nil {
+			_ = trd.Close()
+		}
+		return nil, nil, nil, errSymlinkToSymlink(rc.key, link.Symlink)
 	}
 	if err != nil {
 		return nil, nil, nil, rc.storeWriteError(err, "opening symlink target")
@@ -407,6 +416,14 @@ func (rc *reqCtx) openForRead(b *store.Bucket, data bool) (*store.Object, *store
 		return nil, nil, nil, err
 	}
 	return target, trd, link, nil
+}
+
+// errSymlinkToSymlink is the answer to reading through a symlink whose
+// target is itself a symlink.
+func errSymlinkToSymlink(link, target string) *apiError {
+	return newError(http.StatusBadRequest, "InvalidTargetType",
+		"The symlink %q points to %q, which is itself a symlink; a symlink cannot point to another symlink.", link, target).
+		with("Key", link).with("SymlinkTarget", target)
 }
 
 func (rc *reqCtx) getObject() error {

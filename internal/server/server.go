@@ -31,6 +31,11 @@ type Config struct {
 	Domains   []string         // virtual-host base domains; "localhost" is always included
 	Now       func() time.Time // nil = time.Now
 	Logger    *slog.Logger     // nil = discard
+	// StallTimeout aborts a request whose client sends no request-body
+	// byte, or accepts no response byte, for this long: the blocked read
+	// or write fails, the upload leaves nothing behind and the handler
+	// returns. 0 means DefaultStallTimeout; a negative value disables it.
+	StallTimeout time.Duration
 }
 
 // Server is the OSS protocol handler.
@@ -42,6 +47,7 @@ type Server struct {
 	domains   []string
 	now       func() time.Time
 	log       *slog.Logger
+	stall     time.Duration // 0 = disabled
 	// pop serves POP RPC requests (KMS, RAM, STS) on the same endpoint.
 	pop http.Handler
 }
@@ -70,6 +76,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	switch {
+	case cfg.StallTimeout == 0:
+		s.stall = DefaultStallTimeout
+	case cfg.StallTimeout > 0:
+		s.stall = cfg.StallTimeout
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -131,6 +143,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	now := s.now()
 	rw := &responseWriter{ResponseWriter: w}
+	if s.stall > 0 {
+		g := &stallGuard{ctl: http.NewResponseController(w), timeout: s.stall}
+		rw.guard = g
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &stallBody{ReadCloser: r.Body, g: g}
+			g.bodyPending = true
+		}
+		defer g.release()
+	}
 	rc := &reqCtx{s: s, w: rw, r: r, now: now, requestID: newRequestID(now)}
 	h := w.Header()
 	h.Set("x-oss-request-id", rc.requestID)
@@ -161,6 +182,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // fail converts err and writes it unless a response has started.
 func (rc *reqCtx) fail(err error) {
+	if rc.w.writeErr != nil {
+		// The client stopped reading or went away mid-response: nothing
+		// can be sent and it is not a server fault.
+		rc.errCode = "ClientGone"
+		rc.s.log.Info("response aborted", "request_id", rc.requestID, "method", rc.r.Method,
+			"bucket", rc.bucket, "key", rc.key, "err", rc.w.writeErr)
+		return
+	}
 	e, fault := rc.toAPIError(err)
 	if fault {
 		rc.s.log.Error("request failed", "request_id", rc.requestID, "method", rc.r.Method,
@@ -202,12 +231,15 @@ func (s *Server) accessLog(rc *reqCtx, d time.Duration) {
 	s.log.Info("request", attrs...)
 }
 
-// responseWriter records the status and body size for the access log.
+// responseWriter records the status and body size for the access log and
+// keeps the write deadline moving while bytes flow.
 type responseWriter struct {
 	http.ResponseWriter
 	status      int
 	bytes       int64
 	wroteHeader bool
+	guard       *stallGuard // nil when stall detection is off
+	writeErr    error       // first failed body write (client gone or stalled)
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -222,8 +254,14 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.guard != nil {
+		w.guard.beforeWrite()
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
+	if err != nil && w.writeErr == nil {
+		w.writeErr = err
+	}
 	return n, err
 }
 
@@ -261,6 +299,9 @@ func (s *Server) serve(rc *reqCtx) error {
 		if err := checkKey(rc.key); err != nil {
 			return err
 		}
+	}
+	if err := checkSingularHeaders(r.Header); err != nil {
+		return err
 	}
 	p, err := auth.Verify(r, rc.bucket, rc.key, rc.now, s.lookup)
 	if err != nil {

@@ -195,3 +195,33 @@ func checkTagging(v string) error {
 	}
 	return nil
 }
+
+// singularHeaders are request headers that carry one value. Sent more than
+// once with different values they are ambiguous (the signature code, the
+// handlers and a proxy in front could each pick another one), so such a
+// request is refused before it is authenticated.
+var singularHeaders = []string{
+	"Authorization", "Date", "Content-MD5", "Range",
+	"x-oss-date", "x-oss-security-token", "x-oss-content-sha256",
+	"x-oss-acl", "x-oss-object-acl", "x-oss-storage-class", "x-oss-forbid-overwrite",
+	"x-oss-copy-source", "x-oss-copy-source-range", "x-oss-metadata-directive", "x-oss-tagging-directive",
+	"x-oss-tagging", "x-oss-symlink-target", "x-oss-complete-all", "x-oss-range-behavior",
+	"x-oss-server-side-encryption", "x-oss-server-side-encryption-key-id",
+	"x-oss-copy-source-if-match", "x-oss-copy-source-if-none-match",
+	"x-oss-copy-source-if-modified-since", "x-oss-copy-source-if-unmodified-since",
+	"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+}
+
+// checkSingularHeaders refuses conflicting repeats of singularHeaders.
+func checkSingularHeaders(h http.Header) error {
+	for _, name := range singularHeaders {
+		vals := h[http.CanonicalHeaderKey(name)]
+		for _, v := range vals[min(1, len(vals)):] {
+			if v != vals[0] {
+				return errInvalidArgument(name, strings.Join(vals, ", "),
+					"The %s header was sent more than once with different values.", name)
+			}
+		}
+	}
+	return nil
+}

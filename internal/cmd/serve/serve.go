@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -227,13 +226,8 @@ func run(ctx context.Context, opts *Options) error {
 		return fmt.Errorf("listening on %s: %w", opts.Addr, err)
 	}
 	endpoint := "http://" + ln.Addr().String()
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := server.NewHTTPServer(handler)
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 
 	printBanner(opts, endpoint, root, source)
 	serveErr := make(chan error, 1)

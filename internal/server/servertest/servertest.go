@@ -52,6 +52,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Credentials are extra AccessKeys besides the root key.
 	Credentials []auth.Credential
+	// StallTimeout is server.Config.StallTimeout (0 = the default).
+	StallTimeout time.Duration
+	// ReadHeaderTimeout overrides the production header timeout of
+	// server.NewHTTPServer when positive.
+	ReadHeaderTimeout time.Duration
 }
 
 // Start starts a server with default options; it is closed by t.Cleanup.
@@ -80,19 +85,28 @@ func StartWith(t testing.TB, opts Options) *Env {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(server.Config{
-		Store:     st,
-		Lookup:    func(ak string) (*auth.Credential, bool) { c, ok := creds[ak]; return c, ok },
-		AccountID: AccountID,
-		Region:    Region,
-		Domains:   opts.Domains,
-		Now:       opts.Now,
-		Logger:    logger,
+		Store:        st,
+		Lookup:       func(ak string) (*auth.Credential, bool) { c, ok := creds[ak]; return c, ok },
+		AccountID:    AccountID,
+		Region:       Region,
+		Domains:      opts.Domains,
+		Now:          opts.Now,
+		Logger:       logger,
+		StallTimeout: opts.StallTimeout,
 	})
 	if err != nil {
 		_ = st.Close()
 		t.Fatalf("servertest: creating server: %v", err)
 	}
-	hs := httptest.NewServer(srv)
+	// The same http.Server settings as `ossctl serve` (header limits and
+	// timeouts), so tests see what clients of the real server see.
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Config = server.NewHTTPServer(srv)
+	if opts.ReadHeaderTimeout > 0 {
+		hs.Config.ReadHeaderTimeout = opts.ReadHeaderTimeout
+	}
+	hs.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	hs.Start()
 	env := &Env{
 		Endpoint:        hs.URL,
 		Addr:            hs.Listener.Addr().String(),
