@@ -31,18 +31,7 @@ type initiateResult struct {
 }
 
 func (rc *reqCtx) initiateUpload() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	cur, err := rc.currentObject(rc.bucket, rc.key, "")
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutObject, b, rc.key, cur); err != nil {
-		return err
-	}
-	forbid, err := forbidOverwrite(rc.r.Header)
+	b, cur, forbid, err := rc.writeTarget(actPutObject)
 	if err != nil {
 		return err
 	}
@@ -281,18 +270,7 @@ func assemble(u *store.Upload, key string, chosen []store.Part) (*store.Object, 
 
 func (rc *reqCtx) completeUpload() error {
 	uploadID := rc.query.Get("uploadId")
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	cur, err := rc.currentObject(rc.bucket, rc.key, "")
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutObject, b, rc.key, cur); err != nil {
-		return err
-	}
-	forbid, err := forbidOverwrite(rc.r.Header)
+	_, _, forbid, err := rc.writeTarget(actPutObject)
 	if err != nil {
 		return err
 	}

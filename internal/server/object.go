@@ -108,6 +108,25 @@ func (rc *reqCtx) putOrCopyObject() error {
 	return rc.putObject()
 }
 
+// writeTarget is the preamble of every request that writes rc.key: it loads
+// the bucket and the key's current version, authorizes action on them and
+// reads x-oss-forbid-overwrite.
+func (rc *reqCtx) writeTarget(action string) (b *store.Bucket, cur *store.Object, forbid bool, err error) {
+	if b, err = rc.loadBucket(); err != nil {
+		return nil, nil, false, err
+	}
+	if cur, err = rc.currentObject(rc.bucket, rc.key, ""); err != nil {
+		return nil, nil, false, err
+	}
+	if err = rc.allow(action, b, rc.key, cur); err != nil {
+		return nil, nil, false, err
+	}
+	if forbid, err = forbidOverwrite(rc.r.Header); err != nil {
+		return nil, nil, false, err
+	}
+	return b, cur, forbid, nil
+}
+
 func overwriteCheck(forbid bool) func(cur *store.Object) error {
 	return func(cur *store.Object) error {
 		if forbid && cur != nil && !cur.DeleteMarker {
@@ -118,18 +137,7 @@ func overwriteCheck(forbid bool) func(cur *store.Object) error {
 }
 
 func (rc *reqCtx) putObject() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	cur, err := rc.currentObject(rc.bucket, rc.key, "")
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutObject, b, rc.key, cur); err != nil {
-		return err
-	}
-	forbid, err := forbidOverwrite(rc.r.Header)
+	b, cur, forbid, err := rc.writeTarget(actPutObject)
 	if err != nil {
 		return err
 	}
