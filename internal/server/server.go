@@ -36,6 +36,10 @@ type Config struct {
 	// or write fails, the upload leaves nothing behind and the handler
 	// returns. 0 means DefaultStallTimeout; a negative value disables it.
 	StallTimeout time.Duration
+	// POP serves the Alibaba Cloud RPC APIs (KMS, RAM, STS) on the same
+	// endpoint; requests without a bucket that carry Action and Version go
+	// to it. nil answers them 501 NotImplemented.
+	POP http.Handler
 }
 
 // Server is the OSS protocol handler.
@@ -98,7 +102,10 @@ func New(cfg Config) (*Server, error) {
 		seen[d] = true
 		s.domains = append(s.domains, d)
 	}
-	s.pop = http.HandlerFunc(s.popNotImplemented)
+	s.pop = cfg.POP
+	if s.pop == nil {
+		s.pop = http.HandlerFunc(s.popNotImplemented)
+	}
 	return s, nil
 }
 
@@ -268,8 +275,8 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// popNotImplemented answers POP RPC requests until the KMS/RAM/STS handler
-// is wired in.
+// popNotImplemented answers POP RPC requests when no Config.POP handler
+// is configured.
 func (s *Server) popNotImplemented(w http.ResponseWriter, r *http.Request) {
 	rc := &reqCtx{s: s, w: &responseWriter{ResponseWriter: w}, r: r, requestID: w.Header().Get("x-oss-request-id")}
 	rc.writeError(errNotImplemented("The POP RPC API (KMS, RAM, STS)"))

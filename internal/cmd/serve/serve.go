@@ -24,6 +24,8 @@ import (
 	"github.com/ossctl/ossctl/internal/auth"
 	"github.com/ossctl/ossctl/internal/cmdutil"
 	"github.com/ossctl/ossctl/internal/iostreams"
+	"github.com/ossctl/ossctl/internal/pop"
+	"github.com/ossctl/ossctl/internal/sealing"
 	"github.com/ossctl/ossctl/internal/server"
 	"github.com/ossctl/ossctl/internal/store"
 )
@@ -204,22 +206,42 @@ func run(ctx context.Context, opts *Options) error {
 		Secret:      root.AccessKeySecret,
 		Principal:   auth.Principal{Root: true, AccessKeyID: root.AccessKeyID, AccountID: root.AccountID},
 	}
+	lookup := func(id string) (*auth.Credential, bool) {
+		if id == rootCred.AccessKeyID {
+			return rootCred, true
+		}
+		return nil, false
+	}
+	// The server master key seals KMS key material (and, with server-side
+	// encryption, data keys) at rest.
+	sealer, err := sealing.Open(opts.DataDir)
+	if err != nil {
+		return fmt.Errorf("opening the server master key: %w", err)
+	}
+	kms, err := pop.New(pop.Config{
+		Store:     st,
+		Sealer:    sealer,
+		Lookup:    lookup,
+		AccountID: root.AccountID,
+		Region:    opts.Region,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
 	handler, err := server.New(server.Config{
 		Store:     st,
 		AccountID: root.AccountID,
 		Region:    opts.Region,
 		Domains:   opts.Domains,
 		Logger:    logger,
-		Lookup: func(id string) (*auth.Credential, bool) {
-			if id == rootCred.AccessKeyID {
-				return rootCred, true
-			}
-			return nil, false
-		},
+		Lookup:    lookup,
+		POP:       kms,
 	})
 	if err != nil {
 		return err
 	}
+	go purgeDeletedKeys(ctx, kms, logger)
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -253,6 +275,25 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	fmt.Fprintln(opts.IO.ErrOut, "ossctl serve: stopped")
 	return nil
+}
+
+// purgeDeletedKeys removes KMS keys whose deletion date has passed, hourly
+// (lookups also purge them lazily).
+func purgeDeletedKeys(ctx context.Context, kms *pop.Handler, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := kms.PurgeDeleted(); err != nil {
+				logger.Warn("purging deleted KMS keys", "err", err)
+			} else if n > 0 {
+				logger.Info("purged deleted KMS keys", "count", n)
+			}
+		}
+	}
 }
 
 // printBanner tells the user where the server is and how to reach it. The
