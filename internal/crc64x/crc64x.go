@@ -1,7 +1,11 @@
-// Package crc64x combines CRC-64/ECMA checksums (the x-oss-hash-crc64ecma
-// value OSS reports, i.e. Go's hash/crc64 with crc64.ECMA) of adjacent byte
-// sequences without re-reading the data, as needed for multipart and
-// appendable objects whose CRC must describe the whole object.
+// Package crc64x computes the CRC-64/ECMA checksum OSS reports as
+// x-oss-hash-crc64ecma (Go's hash/crc64 with crc64.ECMA: the CRC-64/XZ
+// parameters) several times faster than hash/crc64, by carry-less
+// multiplication folding (PCLMULQDQ on amd64, PMULL on arm64; the table code
+// of hash/crc64 elsewhere, for short inputs, and with the purego build tag),
+// and combines the checksums of adjacent byte sequences without re-reading
+// the data, as needed for multipart and appendable objects whose CRC must
+// describe the whole object.
 package crc64x
 
 import "hash/crc64"

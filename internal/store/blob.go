@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/ossctl/ossctl/internal/crc64x"
 )
 
 // crcTable is the CRC-64/ECMA table OSS uses (x-oss-hash-crc64ecma).
@@ -119,7 +121,7 @@ func (s *Store) NewBlob() (*BlobWriter, error) {
 		id:    newID(),
 		limit: s.inline,
 		md5:   md5.New(), //nolint:gosec // ETag
-		crc:   crc64.New(crcTable),
+		crc:   crc64x.New(),
 	}, nil
 }
 
