@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ossctl/ossctl/internal/cmd/acl"
+	benchcmd "github.com/ossctl/ossctl/internal/cmd/bench"
 	"github.com/ossctl/ossctl/internal/cmd/cat"
 	"github.com/ossctl/ossctl/internal/cmd/completion"
 	configcmd "github.com/ossctl/ossctl/internal/cmd/config"
@@ -24,6 +25,7 @@ import (
 	"github.com/ossctl/ossctl/internal/cmd/setmeta"
 	"github.com/ossctl/ossctl/internal/cmd/sign"
 	"github.com/ossctl/ossctl/internal/cmd/stat"
+	synccmd "github.com/ossctl/ossctl/internal/cmd/sync"
 	versioncmd "github.com/ossctl/ossctl/internal/cmd/version"
 	"github.com/ossctl/ossctl/internal/cmdutil"
 	"github.com/ossctl/ossctl/internal/config"
@@ -148,6 +150,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		mb.NewCmdMb(f, nil),
 		rb.NewCmdRb(f, nil),
 		cp.NewCmdCp(f, nil),
+		synccmd.NewCmdSync(f, nil),
 		rm.NewCmdRm(f, nil),
 		cat.NewCmdCat(f, nil),
 		stat.NewCmdStat(f, nil),
@@ -156,6 +159,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		setmeta.NewCmdSetMeta(f, nil),
 		acl.NewCmdSetACL(f, nil),
 		acl.NewCmdGetACL(f, nil),
+		benchcmd.NewCmdBench(f, nil),
 	)
 	add(GroupServer, serve.NewCmdServe(f, nil))
 	add(GroupSettings,

@@ -28,6 +28,13 @@ const (
 	KeyPathStyle       Key = "path_style"
 	KeyConnectTimeout  Key = "connect_timeout"
 	KeyReadTimeout     Key = "read_timeout"
+	// KeyKMSEndpoint is the KMS endpoint; unset means the OSS endpoint (ossctl serve answers KMS
+	// on it) or, for an aliyuncs.com OSS endpoint, the region's KMS endpoint.
+	KeyKMSEndpoint Key = "kms_endpoint"
+	// KeyKeyring is the local master-key keyring file of `ossctl key`.
+	KeyKeyring Key = "keyring"
+	// KeyEncrypt is the default client-side encryption spec: kms:<key-id|alias> or key:<name>.
+	KeyEncrypt Key = "encrypt"
 )
 
 // Environment variables that select the file and the profile.
@@ -88,6 +95,12 @@ var Keys = []KeyInfo{
 		Usage: "TCP/TLS connect timeout (duration such as 30s, or seconds)", normalize: normalizeDuration},
 	{Key: KeyReadTimeout, Flag: "read-timeout", Env: []string{"OSSCTL_READ_TIMEOUT"}, Default: "60s",
 		Usage: "timeout for each read or write on a connection (duration or seconds)", normalize: normalizeDuration},
+	{Key: KeyKMSEndpoint, Env: []string{"OSSCTL_KMS_ENDPOINT"},
+		Usage: "KMS endpoint (default: the OSS endpoint if it is not aliyuncs.com, else kms.<region>.aliyuncs.com over HTTPS)", normalize: normalizeEndpoint},
+	{Key: KeyKeyring, Env: []string{"OSSCTL_KEYRING"},
+		Usage: "local master-key keyring file for client-side encryption (default: <user config dir>/ossctl/keyring.json)", normalize: normalizePath},
+	{Key: KeyEncrypt, Env: []string{"OSSCTL_ENCRYPT"},
+		Usage: "default client-side encryption for uploads: kms:<key-id|alias>, key:<name>, or none", normalize: normalizeEncryptSpec},
 }
 
 // Lookup returns the KeyInfo for a key name, accepting dashes for underscores.
@@ -154,6 +167,32 @@ func normalizeEndpoint(s string) (string, error) {
 		return "", fmt.Errorf("%q: scheme must be http or https", s)
 	}
 	return strings.TrimRight(s, "/"), nil
+}
+
+func normalizePath(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("must not contain control characters")
+		}
+	}
+	return s, nil
+}
+
+// normalizeEncryptSpec checks the shape of an encryption spec; internal/cse resolves it.
+func normalizeEncryptSpec(s string) (string, error) {
+	s, err := normalizeToken(s)
+	if err != nil || s == "" {
+		return s, err
+	}
+	if strings.EqualFold(s, "none") {
+		return "none", nil
+	}
+	kind, rest, ok := strings.Cut(s, ":")
+	if !ok || rest == "" || (kind != "kms" && kind != "key") {
+		return "", fmt.Errorf("%q: want kms:<key-id|alias>, key:<name> or none", s)
+	}
+	return s, nil
 }
 
 func normalizeSignVersion(s string) (string, error) {

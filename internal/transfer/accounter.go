@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
@@ -18,6 +20,41 @@ type Accounter struct {
 	bytesPlanned     atomic.Int64
 	bytesTransferred atomic.Int64
 	bytesDone        atomic.Int64
+
+	activeMu sync.Mutex
+	active   map[string]int
+}
+
+// begin records that a file started; end that it finished. Active lists the running ones.
+func (a *Accounter) begin(name string) {
+	a.activeMu.Lock()
+	defer a.activeMu.Unlock()
+	if a.active == nil {
+		a.active = map[string]int{}
+	}
+	a.active[name]++
+}
+
+func (a *Accounter) end(name string) {
+	a.activeMu.Lock()
+	defer a.activeMu.Unlock()
+	if a.active[name] <= 1 {
+		delete(a.active, name)
+		return
+	}
+	a.active[name]--
+}
+
+// Active returns the names of the files being transferred, sorted.
+func (a *Accounter) Active() []string {
+	a.activeMu.Lock()
+	defer a.activeMu.Unlock()
+	out := make([]string, 0, len(a.active))
+	for n := range a.active {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Stats is a consistent-enough snapshot of an Accounter (each field is read atomically).
@@ -109,6 +146,9 @@ func (l *FileListener) ProgressChanged(e *oss.ProgressEvent) {
 // Set reports that the file has consumed n bytes in total. A value below the previous one means
 // the SDK restarted the body (a retry); the new bytes count again, as they travel again.
 func (l *FileListener) Set(n int64) {
+	if l == nil {
+		return
+	}
 	prev := l.last.Swap(n)
 	if n >= prev {
 		l.acc.AddTransferred(n - prev)
@@ -117,5 +157,20 @@ func (l *FileListener) Set(n int64) {
 	l.acc.AddTransferred(n)
 }
 
+// Add reports n more bytes moved for this file (a retried request counts again: its bytes
+// travel again).
+func (l *FileListener) Add(n int64) {
+	if l == nil || n == 0 {
+		return
+	}
+	l.last.Add(n)
+	l.acc.AddTransferred(n)
+}
+
 // Consumed returns the bytes this file has reported so far.
-func (l *FileListener) Consumed() int64 { return l.last.Load() }
+func (l *FileListener) Consumed() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.last.Load()
+}

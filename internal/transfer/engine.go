@@ -1,8 +1,10 @@
 // Package transfer is ossctl's client-side transfer engine: walkers over local trees and OSS
-// prefixes, a bounded worker pool with per-file events and a summary, an atomic byte and file
-// accounter fed by the SDK's progress listeners, and the single-object operations (upload,
-// download, server-side copy) that switch to the SDK's resumable multipart transfers above a
-// threshold. Commands (cp, set-meta -r, set-acl -r) plan tasks; the engine runs them.
+// prefixes with include/exclude filters, a bounded worker pool with per-file events and a
+// summary, an atomic byte and file accounter, and the single-object operations (upload,
+// download, server-side copy, stream to and from stdin/stdout) that it drives part by part
+// above a threshold with the SDK's low-level multipart calls: parallel parts, resumable JSON
+// checkpoints, CRC-64 verified end to end, shared bandwidth limits and retries with backoff.
+// Commands (cp, sync, rm -r, set-meta -r, set-acl -r) plan tasks; the engine runs them.
 package transfer
 
 import (
@@ -16,6 +18,7 @@ import (
 
 // Event names.
 const (
+	EventStarted = "started"
 	EventDone    = "done"
 	EventSkipped = "skipped"
 	EventFailed  = "failed"
@@ -30,6 +33,9 @@ type Task struct {
 	Destination string
 	// Size is the expected number of bytes (0 when not applicable).
 	Size int64
+	// Action names what the task does in events ("upload", "download", "copy", "delete");
+	// empty leaves it out.
+	Action string
 	// Run does the work. It reports progress through l and returns what happened. Errors
 	// should already name the task ("copying ./a.txt to oss://b/a.txt: ...").
 	Run func(ctx context.Context, l *FileListener) (Outcome, error)
@@ -49,6 +55,7 @@ type Outcome struct {
 // Event reports one finished task. Commands print it (JSON Lines with --output json).
 type Event struct {
 	Event       string `json:"event"`
+	Action      string `json:"action,omitempty"`
 	Source      string `json:"source"`
 	Destination string `json:"destination,omitempty"`
 	Size        int64  `json:"size"`
@@ -84,6 +91,11 @@ type Options struct {
 	OnEvent func(Event)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Started emits an EventStarted event when a task begins.
+	Started bool
+	// Fatal reports errors that make the rest of the batch pointless (a missing bucket, bad
+	// credentials): the first one stops the batch as FailFast would.
+	Fatal func(error) bool
 }
 
 // Submit queues a task; it blocks while all workers are busy and fails once the batch is
@@ -153,8 +165,13 @@ func Run(ctx context.Context, opts Options, produce func(ctx context.Context, su
 			}
 			l := acc.Listener()
 			t0 := now()
+			if opts.Started {
+				emit(Event{Event: EventStarted, Action: t.Action, Source: t.Source, Destination: t.Destination, Size: t.Size})
+			}
+			acc.begin(t.Source)
 			out, err := t.Run(runCtx, l)
-			e := Event{Source: t.Source, Destination: t.Destination, Size: t.Size, DurationMs: now().Sub(t0).Milliseconds()}
+			acc.end(t.Source)
+			e := Event{Action: t.Action, Source: t.Source, Destination: t.Destination, Size: t.Size, DurationMs: now().Sub(t0).Milliseconds()}
 			if out.Size != nil {
 				e.Size = *out.Size
 			}
@@ -166,7 +183,7 @@ func Run(ctx context.Context, opts Options, produce func(ctx context.Context, su
 				acc.Failed()
 				e.Event, e.Error, e.Err = EventFailed, err.Error(), err
 				emit(e)
-				if opts.FailFast {
+				if opts.FailFast || (opts.Fatal != nil && opts.Fatal(err)) {
 					stopOnce.Do(func() {
 						mu.Lock()
 						failErr = err

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -9,6 +10,7 @@ import (
 // iostreams.NewProgressBar satisfies it). The bar only displays; the Accounter counts.
 type Bar interface {
 	ChangeMax64(int64)
+	Describe(string)
 	Set64(int64) error
 	Clear() error
 	Finish() error
@@ -24,6 +26,7 @@ type Display struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	lastMax  int64
+	lastDesc string
 	finished bool
 }
 
@@ -56,6 +59,37 @@ func (d *Display) draw() {
 		d.bar.ChangeMax64(max(s.BytesPlanned, 1))
 	}
 	_ = d.bar.Set64(min(s.BytesTransferred, max(s.BytesPlanned, 1)))
+	desc := describe(s, d.acc.Active())
+	if desc != d.lastDesc {
+		d.lastDesc = desc
+		d.bar.Describe(desc)
+	}
+}
+
+// describe renders the bar's description: files finished of files found, and the files in
+// flight (at most two names, shortened).
+func describe(s Stats, active []string) string {
+	finished := s.FilesDone + s.FilesSkipped + s.FilesFailed
+	desc := fmt.Sprintf("%d/%d files", finished, s.FilesPlanned)
+	if s.FilesFailed > 0 {
+		desc += fmt.Sprintf(" (%d failed)", s.FilesFailed)
+	}
+	for i, a := range active {
+		if i == 2 {
+			desc += fmt.Sprintf(" +%d", len(active)-2)
+			break
+		}
+		desc += " " + shorten(a, 28)
+	}
+	return desc
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
 }
 
 // Hold clears the bar and keeps it from redrawing until the returned function is called, so

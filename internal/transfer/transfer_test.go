@@ -293,11 +293,13 @@ func TestPartSizeFor(t *testing.T) {
 type fakeBar struct {
 	mu       sync.Mutex
 	max, cur int64
+	desc     string
 	finished bool
 	cleared  int
 }
 
 func (b *fakeBar) ChangeMax64(n int64) { b.mu.Lock(); b.max = n; b.mu.Unlock() }
+func (b *fakeBar) Describe(s string)   { b.mu.Lock(); b.desc = s; b.mu.Unlock() }
 func (b *fakeBar) Set64(n int64) error { b.mu.Lock(); b.cur = n; b.mu.Unlock(); return nil }
 func (b *fakeBar) Finish() error       { b.mu.Lock(); b.finished = true; b.mu.Unlock(); return nil }
 func (b *fakeBar) Clear() error        { b.mu.Lock(); b.cleared++; b.mu.Unlock(); return nil }
@@ -308,7 +310,14 @@ func TestWatch(t *testing.T) {
 	d := Watch(acc, bar, time.Millisecond)
 	acc.Plan(100)
 	acc.AddTransferred(40)
+	acc.begin("dir/a.txt")
 	time.Sleep(10 * time.Millisecond)
+	bar.mu.Lock()
+	if bar.desc != "0/1 files dir/a.txt" {
+		t.Errorf("description %q", bar.desc)
+	}
+	bar.mu.Unlock()
+	acc.end("dir/a.txt")
 	release := d.Hold()
 	bar.mu.Lock()
 	cur := bar.cur

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,61 +27,111 @@ type LocalFile struct {
 	ModTime time.Time
 }
 
-// WalkLocal streams the regular files under root, in lexical order, to fn without loading the
-// tree into memory. Symbolic links to regular files are followed; links to directories are not
-// (no cycles). Other special files (sockets, devices, pipes) are skipped. An entry that cannot be
-// read is passed to fn with a non-nil error and an empty Rel when unknown; the walk goes on
-// unless fn returns an error, which stops it and is returned.
+// WalkLocal streams the regular files under root to fn, in byte order of their relative paths
+// (the order of OSS listings, so that a local tree and a prefix can be merged), without loading
+// the tree into memory: only one directory's entries are held per level. Symbolic links to
+// regular files are followed; links to directories are not (no cycles). Other special files
+// (sockets, devices, pipes) are skipped. An entry that cannot be read is passed to fn with a
+// non-nil error; the walk goes on unless fn returns an error, which stops it and is returned.
 func WalkLocal(ctx context.Context, root string, fn func(f LocalFile, err error) error) error {
-	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 && !strings.HasSuffix(root, string(filepath.Separator)) {
-		// The root itself may be a link to a directory: walk the directory it names.
-		root += string(filepath.Separator)
-	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		rel := relSlash(root, p)
-		if err != nil {
-			if ferr := fn(LocalFile{Path: p, Rel: rel}, fmt.Errorf("reading %s: %w", p, err)); ferr != nil {
-				return ferr
-			}
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		mode := d.Type()
-		if mode&fs.ModeSymlink != 0 {
-			fi, serr := os.Stat(p)
-			if serr != nil {
-				return fn(LocalFile{Path: p, Rel: rel}, fmt.Errorf("following symbolic link %s: %w", p, serr))
-			}
-			if !fi.Mode().IsRegular() {
-				return nil
-			}
-			return fn(LocalFile{Path: p, Rel: rel, Size: fi.Size(), ModTime: fi.ModTime()}, nil)
-		}
-		if !mode.IsRegular() {
-			return nil
-		}
-		fi, ierr := d.Info()
-		if ierr != nil {
-			return fn(LocalFile{Path: p, Rel: rel}, fmt.Errorf("reading %s: %w", p, ierr))
-		}
-		return fn(LocalFile{Path: p, Rel: rel, Size: fi.Size(), ModTime: fi.ModTime()}, nil)
-	})
+	return WalkLocalFiltered(ctx, root, nil, fn)
 }
 
-func relSlash(root, p string) string {
-	r, err := filepath.Rel(root, p)
-	if err != nil || r == "." {
-		return ""
+// WalkLocalFiltered is WalkLocal that passes only the files filter includes and does not enter
+// directories it excludes entirely.
+func WalkLocalFiltered(ctx context.Context, root string, filter *Filter, fn func(f LocalFile, err error) error) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fn(LocalFile{Path: root}, fmt.Errorf("reading %s: %w", root, err))
 	}
-	return filepath.ToSlash(r)
+	if !fi.IsDir() {
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		return fn(LocalFile{Path: root, Rel: filepath.Base(root), Size: fi.Size(), ModTime: fi.ModTime()}, nil)
+	}
+	return walkDir(ctx, root, "", filter, fn)
+}
+
+type walkEntry struct {
+	name string
+	key  string // name, plus '/' for directories: sorting by key orders full paths bytewise
+	dir  bool
+	info fs.FileInfo
+	err  error
+}
+
+func walkDir(ctx context.Context, dir, rel string, filter *Filter, fn func(LocalFile, error) error) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if ferr := fn(LocalFile{Path: dir, Rel: rel}, fmt.Errorf("reading directory %s: %w", dir, err)); ferr != nil {
+			return ferr
+		}
+		if len(ents) == 0 {
+			return nil
+		}
+	}
+	list := make([]walkEntry, 0, len(ents))
+	for _, d := range ents {
+		e := walkEntry{name: d.Name(), key: d.Name()}
+		p := filepath.Join(dir, d.Name())
+		switch t := d.Type(); {
+		case t.IsDir():
+			e.dir, e.key = true, d.Name()+"/"
+		case t&fs.ModeSymlink != 0:
+			fi, serr := os.Stat(p)
+			switch {
+			case serr != nil:
+				e.err = fmt.Errorf("following symbolic link %s: %w", p, serr)
+			case fi.Mode().IsRegular():
+				e.info = fi
+			default:
+				continue // a link to a directory or a special file
+			}
+		case t.IsRegular():
+			fi, ierr := d.Info()
+			if ierr != nil {
+				e.err = fmt.Errorf("reading %s: %w", p, ierr)
+			}
+			e.info = fi
+		default:
+			continue
+		}
+		list = append(list, e)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
+	for _, e := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, e.name)
+		r := e.name
+		if rel != "" {
+			r = rel + "/" + e.name
+		}
+		if e.dir {
+			if filter.SkipDir(r) {
+				continue
+			}
+			if err := walkDir(ctx, p, r, filter, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if !filter.Match(r) {
+			continue
+		}
+		if e.err != nil {
+			if err := fn(LocalFile{Path: p, Rel: r}, e.err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(LocalFile{Path: p, Rel: r, Size: e.info.Size(), ModTime: e.info.ModTime()}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WalkRemote streams every object whose key starts with prefix to fn, page by page

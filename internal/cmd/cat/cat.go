@@ -14,6 +14,7 @@ import (
 
 	"github.com/ossctl/ossctl/internal/cmdutil"
 	"github.com/ossctl/ossctl/internal/iostreams"
+	"github.com/ossctl/ossctl/internal/transfer"
 )
 
 // Options is everything cat needs.
@@ -108,10 +109,16 @@ func run(opts *Options) error {
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
-	options := []oss.Option{oss.WithContext(opts.Ctx)}
-	if opts.Range != "" {
-		options = append(options, oss.NormalizedRange(opts.Range))
+	if opts.Range == "" {
+		// The whole object: streamed as it arrives, a dropped connection resumed from the last
+		// byte written, the CRC-64 verified at the end.
+		cfg := &transfer.Config{Client: c}
+		if _, err := cfg.DownloadTo(opts.Ctx, opts.IO.Out, opts.URL.Bucket, opts.URL.Key, nil); err != nil {
+			return fmt.Errorf("reading %s: %w", opts.URL, err)
+		}
+		return nil
 	}
+	options := []oss.Option{oss.WithContext(opts.Ctx), oss.NormalizedRange(opts.Range)}
 	res, err := b.DoGetObject(&oss.GetObjectRequest{ObjectKey: opts.URL.Key}, options)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", opts.URL, err)

@@ -11,14 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/ossctl/ossctl/internal/cmdutil"
@@ -37,9 +35,6 @@ const (
 	Copy                     // OSS → OSS (server side)
 )
 
-// ObjectACLs are the values of --acl.
-var ObjectACLs = []string{"private", "public-read", "public-read-write", "default"}
-
 // Options is everything cp needs.
 type Options struct {
 	IO      *iostreams.IOStreams
@@ -51,36 +46,27 @@ type Options struct {
 	// Source and Destination are the arguments as given; SrcURL/DstURL are set for oss:// ends.
 	Source, Destination string
 	SrcURL, DstURL      cmdutil.OSSURL
+	// FromStdin uploads standard input (SOURCE "-"); ToStdout downloads to standard output
+	// (DESTINATION "-").
+	FromStdin, ToStdout bool
 
 	Recursive bool
 	Force     bool
 	Update    bool
-	FailFast  bool
-	Jobs      int
-	Parallel  int
-	PartSize  int64
-	Threshold int64
-	// CheckpointDir keeps resumable multipart checkpoints ("" disables resuming).
-	CheckpointDir string
-	Meta          map[string]string
-	ACL           string
-	ContentType   string
+	TransferFlags
 }
 
 // NewCmdCp builds `ossctl cp`.
 func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, OSS: f.OSS, Printer: f.Printer, CheckpointDir: defaultCheckpointDir()}
-	var (
-		partSize, threshold string
-		meta                []string
-	)
+	opts := &Options{IO: f.IOStreams, OSS: f.OSS, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:   "cp SOURCE DESTINATION",
 		Short: "Upload, download or copy objects",
 		Long: cmdutil.LongHelp(heredoc.Doc(`
 			Copy a local file to OSS (upload), an object to a local file (download), or an object to
 			another key or bucket (a server-side copy: the data never passes through this machine).
-			One end must be an oss://BUCKET/KEY URL.
+			One end must be an oss://BUCKET/KEY URL. SOURCE "-" uploads standard input (any size;
+			large streams go part by part); DESTINATION "-" writes the object to standard output.
 
 			A destination that ends in '/' (or, locally, an existing directory) receives the source
 			under its base name. With -r, SOURCE is a directory or an oss:// prefix and everything
@@ -90,24 +76,35 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			'..', '//' or a leading '/') are reported as failures, never written outside the
 			destination.
 
-			Objects at or above --multipart-threshold go part by part, --parallel parts at once,
-			with a checkpoint in --checkpoint-dir: an interrupted transfer resumes where it stopped
-			when run again. With -r, --jobs files are copied at once. Downloads are written to a
-			hidden temporary file in the destination directory and renamed into place only when
-			complete and verified, so a failed download never leaves a partial file under the final
-			name. CRC-64 checksums are verified end to end.
+			--jobs files are copied at once. Files and objects at or above --multipart-threshold go
+			part by part, --parallel parts at once (uploads with multipart, downloads with ranged
+			GETs written at their offsets, copies with UploadPartCopy, also between buckets). The
+			part size is chosen to stay within 10,000 parts (--part-size overrides it). Multipart
+			transfers keep a checkpoint in --checkpoint-dir: run the same command again after an
+			interruption (even a killed process) and it continues with the missing parts; a source
+			that changed meanwhile starts over. Downloads are written to a hidden temporary file
+			in the destination directory and renamed into place only when complete and verified.
+
+			Integrity: CRC-64 is checked end to end for every upload and download (and copy), and
+			single PUTs carry Content-MD5. A mismatch exits 6 and leaves nothing at the destination.
+			A file that changes while it is uploaded fails and is not written. Failed requests are
+			retried with backoff when retrying can help (server errors, timeouts, dropped
+			connections), never for client errors (4xx). --max-upload-speed and
+			--max-download-speed cap the bandwidth of all transfers together.
 
 			An existing destination is overwritten only with -f/--force, after confirmation on a
 			terminal, or with -u/--update when the source is newer. The content type of an upload
 			comes from --content-type or the file extension. --meta and --content-type on a
 			server-side copy replace the destination's metadata; otherwise it is copied.
 
-			With --output json, one JSON object per file is printed ({"event":"done"|"skipped"|
-			"failed","source","destination","size","crc64","durationMs",...}) and a final
-			{"event":"summary","done","skipped","failed","bytes","durationMs"}. When some files of
-			a batch fail, the others are still copied and the exit status is 7; --fail-fast stops at
-			the first failure. Interrupting (Ctrl-C) exits 130 and keeps checkpoints.
-		`), cmdutil.ExitOK, cmdutil.ExitError, cmdutil.ExitUsage, cmdutil.ExitNotFound, cmdutil.ExitAuth,
+			With --output json, JSON Lines are printed: {"event":"started"|"done"|"skipped"|
+			"failed","action","source","destination","size","crc64","durationMs",...} per file and
+			a final {"event":"summary","done","skipped","failed","bytes","durationMs"}. --quiet
+			prints errors only. When some files of a batch fail, the others are still copied and
+			the exit status is 7; --fail-fast stops at the first failure. Interrupting (Ctrl-C)
+			stops at once, keeps checkpoints, and exits 130.
+
+		`)+FilterHelp, cmdutil.ExitOK, cmdutil.ExitError, cmdutil.ExitUsage, cmdutil.ExitNotFound, cmdutil.ExitAuth,
 			cmdutil.ExitNetwork, cmdutil.ExitIntegrity, cmdutil.ExitPartial, cmdutil.ExitInterrupted),
 		Example: heredoc.Doc(`
 			# upload one file, keeping its name
@@ -115,14 +112,18 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 
 			# download an object; upload a directory tree; copy between buckets
 			$ ossctl cp oss://my-bucket/docs/report.pdf ./
-			$ ossctl cp -r ./site oss://my-bucket/www/ --jobs 8
+			$ ossctl cp -r ./site oss://my-bucket/www/ --jobs 8 --exclude '*.tmp' --exclude node_modules
 			$ ossctl cp -r oss://my-bucket/www/ oss://backup-bucket/www/
+
+			# streams
+			$ tar cz ./logs | ossctl cp - oss://my-bucket/backups/logs.tgz
+			$ ossctl cp oss://my-bucket/backups/logs.tgz - | tar xz
 
 			# only copy files newer than the destination; never ask
 			$ ossctl cp -r -u -f ./logs oss://my-bucket/logs/
 
-			# large files: 64 MiB parts, 8 at once
-			$ ossctl cp ./disk.img oss://my-bucket/images/ --part-size 64MiB --parallel 8
+			# large files: 64 MiB parts, 8 at once, at most 20 MiB/s
+			$ ossctl cp ./disk.img oss://my-bucket/images/ --part-size 64MiB --parallel 8 --max-upload-speed 20MiB
 
 			$ ossctl cp ./a.html oss://my-bucket/a.html --content-type text/html --meta owner:web --acl public-read
 		`),
@@ -132,30 +133,14 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			if err := parseArgs(opts, args[0], args[1]); err != nil {
 				return err
 			}
-			var err error
-			if opts.PartSize, err = parseSize("--part-size", partSize); err != nil {
+			if err := opts.TransferFlags.Parse(); err != nil {
 				return err
 			}
-			if opts.PartSize < transfer.MinPartSize || opts.PartSize > transfer.MaxPartSize {
-				return cmdutil.FlagErrorf("--part-size must be between 100KiB and 5GiB")
+			if opts.Mode == Download && opts.HeadersSet() {
+				return cmdutil.FlagErrorf("--meta, --acl, --storage-class and --content-type apply to uploads and copies, not downloads")
 			}
-			if opts.Threshold, err = parseSize("--multipart-threshold", threshold); err != nil {
-				return err
-			}
-			if opts.Jobs < 1 || opts.Jobs > 1000 {
-				return cmdutil.FlagErrorf("--jobs must be between 1 and 1000")
-			}
-			if opts.Parallel < 1 || opts.Parallel > 100 {
-				return cmdutil.FlagErrorf("--parallel must be between 1 and 100")
-			}
-			if opts.Meta, err = transfer.ParseMeta(meta); err != nil {
-				return cmdutil.FlagErrorWrap(err)
-			}
-			if opts.Mode == Download && (len(opts.Meta) > 0 || opts.ACL != "" || opts.ContentType != "") {
-				return cmdutil.FlagErrorf("--meta, --acl and --content-type apply to uploads and copies, not downloads")
-			}
-			if strings.ContainsAny(opts.ContentType, "\r\n") {
-				return cmdutil.FlagErrorf("invalid --content-type")
+			if len(opts.Rules) > 0 && !opts.Recursive {
+				return cmdutil.FlagErrorf("--include and --exclude apply to recursive copies (-r)")
 			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
@@ -168,35 +153,8 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Recursive, "recursive", "r", false, "copy a directory or every object under a prefix")
 	fl.BoolVarP(&opts.Force, "force", "f", false, "overwrite existing destinations without asking")
 	fl.BoolVarP(&opts.Update, "update", "u", false, "copy only when the destination is missing or older than the source")
-	fl.BoolVar(&opts.FailFast, "fail-fast", false, "stop at the first failed file")
-	fl.IntVarP(&opts.Jobs, "jobs", "j", 3, "files copied at once with -r")
-	fl.IntVar(&opts.Parallel, "parallel", transfer.DefaultParallel, "parts in flight per file in multipart transfers")
-	fl.StringVar(&partSize, "part-size", "8MiB", "multipart part `size` (raised as needed to stay within 10000 parts)")
-	fl.StringVar(&threshold, "multipart-threshold", "100MiB", "files of at least this `size` are transferred part by part, resumably")
-	fl.StringVar(&opts.CheckpointDir, "checkpoint-dir", opts.CheckpointDir, "`directory` for resumable-transfer checkpoints")
-	fl.StringArrayVar(&meta, "meta", nil, "user metadata `NAME:VALUE` for the destination (repeatable)")
-	cmdutil.StringEnumFlag(cmd, &opts.ACL, "acl", "", "", ObjectACLs, "object ACL of the destination")
-	fl.StringVar(&opts.ContentType, "content-type", "", "Content-Type of the destination (default: from the file extension)")
+	opts.TransferFlags.Register(cmd, true)
 	return cmd
-}
-
-func defaultCheckpointDir() string {
-	d, err := os.UserCacheDir()
-	if err != nil || d == "" {
-		return ""
-	}
-	return filepath.Join(d, "ossctl", "checkpoints")
-}
-
-func parseSize(flag, s string) (int64, error) {
-	n, err := humanize.ParseBytes(s)
-	if err != nil {
-		return 0, cmdutil.FlagErrorf("invalid %s %q: %v", flag, s, err)
-	}
-	if n > 1<<62 {
-		return 0, cmdutil.FlagErrorf("invalid %s %q: too large", flag, s)
-	}
-	return int64(n), nil
 }
 
 // parseArgs decides the mode from the two ends and validates them.
@@ -212,7 +170,10 @@ func parseArgs(opts *Options, src, dst string) error {
 			return cmdutil.FlagErrorf("empty path")
 		}
 		if src == "-" {
-			return cmdutil.FlagErrorf("reading from stdin is not supported; save to a file first")
+			opts.FromStdin = true
+			if opts.Recursive {
+				return cmdutil.FlagErrorf("-r cannot read standard input")
+			}
 		}
 	case !dstOSS:
 		opts.Mode = Download
@@ -220,7 +181,10 @@ func parseArgs(opts *Options, src, dst string) error {
 			return cmdutil.FlagErrorf("empty destination path")
 		}
 		if dst == "-" {
-			return cmdutil.FlagErrorf("to write an object to stdout, use 'ossctl cat'")
+			opts.ToStdout = true
+			if opts.Recursive {
+				return cmdutil.FlagErrorf("-r cannot write to standard output")
+			}
 		}
 	default:
 		opts.Mode = Copy
@@ -249,6 +213,8 @@ func parseArgs(opts *Options, src, dst string) error {
 			if err := cmdutil.ValidateObjectKey(u.Key); err != nil {
 				return cmdutil.FlagErrorf("%q: %v", dst, err)
 			}
+		} else if opts.FromStdin {
+			return cmdutil.FlagErrorf("standard input has no name: give the object's full key, e.g. oss://%s/%sdata.bin", u.Bucket, u.Key)
 		}
 		opts.DstURL = u
 	}
@@ -260,10 +226,8 @@ type copier struct {
 	opts   *Options
 	client *oss.Client
 	cfg    *transfer.Config
-	p      *output.Printer
-
-	// display draws the progress bar (nil when none is shown).
-	display *transfer.Display
+	rep    *Reporter
+	filter *transfer.Filter
 
 	promptMu     sync.Mutex
 	overwriteAll bool
@@ -277,91 +241,39 @@ func run(opts *Options) error {
 	if err != nil {
 		return err
 	}
-	c := &copier{
-		opts:   opts,
-		client: client,
-		p:      opts.Printer(),
-		cfg: &transfer.Config{
-			Client: client, Threshold: opts.Threshold, PartSize: opts.PartSize,
-			Parallel: opts.Parallel, CheckpointDir: opts.CheckpointDir,
-		},
-	}
-	acc := &transfer.Accounter{}
-	if opts.IO.ProgressEnabled() {
-		c.display = transfer.Watch(acc, opts.IO.NewProgressBar(-1, "copying"), iostreams.ProgressThrottle)
-	}
+	rep := NewReporter(opts.IO, opts.Printer(), "Copied")
+	rep.NoEvents = opts.ToStdout
+	c := &copier{opts: opts, client: client, rep: rep, filter: opts.Filter()}
+	c.cfg = opts.Config(client, rep.Warn)
 	jobs := 1
 	if opts.Recursive {
 		jobs = opts.Jobs
 	}
 	var produce func(ctx context.Context, submit transfer.Submit) error
-	switch opts.Mode {
-	case Upload:
+	switch {
+	case opts.FromStdin:
+		produce = func(_ context.Context, submit transfer.Submit) error { return submit(c.stdinTask()) }
+	case opts.ToStdout:
+		produce = func(_ context.Context, submit transfer.Submit) error { return submit(c.stdoutTask()) }
+	case opts.Mode == Upload:
 		produce = c.produceUploads
-	case Download:
+	case opts.Mode == Download:
 		produce = c.produceDownloads
 	default:
 		produce = c.produceCopies
 	}
-	var printErr error
 	sum, err := transfer.Run(opts.Ctx, transfer.Options{
-		Jobs: jobs, FailFast: opts.FailFast, Accounter: acc,
-		OnEvent: func(e transfer.Event) {
-			if c.p.IsJSON() {
-				if perr := c.p.JSONLine(e); perr != nil && printErr == nil {
-					printErr = perr
-				}
-				return
-			}
-			if e.Event == transfer.EventFailed && opts.Recursive {
-				release := c.display.Hold()
-				fmt.Fprintf(opts.IO.ErrOut, "error: %s\n", output.Text(e.Error))
-				release()
-			}
-		},
+		Jobs: jobs, FailFast: opts.FailFast, Accounter: rep.Acc, Started: true, Fatal: BatchFatal,
+		OnEvent: rep.OnEvent(opts.Recursive),
 	}, produce)
-	c.display.Stop()
-	if c.p.IsJSON() {
-		if perr := c.p.JSONLine(sum); perr != nil && printErr == nil {
-			printErr = perr
-		}
-	} else if opts.IO.IsStderrTTY() && !opts.IO.IsQuiet() && (opts.Recursive || sum.Failed == 0) && err == nil {
-		c.printSummary(sum)
+	bucket := opts.DstURL.Bucket
+	if opts.Mode != Upload {
+		bucket = opts.SrcURL.Bucket
 	}
-	switch {
-	case err != nil:
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("copying %s to %s: %w", opts.Source, opts.Destination, err)
-		}
-		return err
-	case printErr != nil:
-		return printErr
-	case sum.Failed > 0 && !opts.Recursive:
-		return sum.FirstErr
-	case sum.Failed > 0:
-		return &cmdutil.PartialError{Op: "copying", Failed: int(sum.Failed),
-			Total: int(sum.Done + sum.Skipped + sum.Failed), First: sum.FirstErr}
+	if err == nil && sum.Failed > 0 && BatchFatal(sum.FirstErr) {
+		err = sum.FirstErr
 	}
-	return nil
-}
-
-func (c *copier) printSummary(s transfer.Summary) {
-	msg := fmt.Sprintf("Copied %d %s (%s) in %s", s.Done, plural(s.Done, "file", "files"),
-		humanize.IBytes(uint64(max(s.Bytes, 0))), (time.Duration(s.DurationMs) * time.Millisecond).String())
-	if s.Skipped > 0 {
-		msg += fmt.Sprintf(", %d skipped", s.Skipped)
-	}
-	if s.Failed > 0 {
-		msg += fmt.Sprintf(", %d failed", s.Failed)
-	}
-	fmt.Fprintln(c.opts.IO.ErrOut, msg)
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return WithBucketHint(rep.Finish(sum, err, fmt.Sprintf("copying %s to %s", opts.Source, opts.Destination), opts.Recursive, ""), bucket)
 }
 
 // failTask is a task that reports a problem found while planning (an unreadable directory, a
@@ -409,11 +321,11 @@ func (c *copier) confirm(dst string) (bool, error) {
 	if c.overwriteAll {
 		return true, nil
 	}
-	if !c.opts.IO.CanPrompt() {
+	if !c.opts.IO.CanPrompt() || c.opts.FromStdin {
 		return false, cmdutil.WithHint(fmt.Errorf("%s already exists", dst),
 			"pass -f to overwrite, or -u to copy only when the source is newer")
 	}
-	release := c.display.Hold()
+	release := c.rep.Hold()
 	defer release()
 	ans, err := c.opts.IO.Prompt(fmt.Sprintf("overwrite %s? [y/N/a(ll)]", output.Text(dst)), "n")
 	if err != nil {
@@ -430,20 +342,12 @@ func (c *copier) confirm(dst string) (bool, error) {
 }
 
 // remoteState reads whether an object exists and when it was last modified.
-func remoteState(ctx context.Context, b *oss.Bucket, key string) (bool, time.Time, error) {
-	info, ok, err := transfer.HeadObject(ctx, b, key)
+func (c *copier) remoteState(ctx context.Context, bucket, key string) (bool, time.Time, error) {
+	info, ok, err := c.cfg.Head(ctx, bucket, key)
 	if err != nil || !ok {
 		return false, time.Time{}, err
 	}
-	return true, lastModified(info.Header), nil
-}
-
-func contentLength(h http.Header) (int64, error) {
-	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad Content-Length %q in the object's metadata", h.Get("Content-Length"))
-	}
-	return n, nil
+	return true, info.ModTime(), nil
 }
 
 func lastModified(h http.Header) time.Time {
@@ -452,6 +356,49 @@ func lastModified(h http.Header) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+func outcome(r transfer.Result) transfer.Outcome {
+	size := r.Size
+	return transfer.Outcome{CRC64: r.CRC64, Size: &size}
+}
+
+// ---- streams ----
+
+func (c *copier) stdinTask() transfer.Task {
+	u := c.opts.DstURL
+	dst := u.String()
+	return transfer.Task{Source: "-", Destination: dst, Action: "upload",
+		Run: func(ctx context.Context, l *transfer.FileListener) (transfer.Outcome, error) {
+			if !c.opts.Force || c.opts.Update {
+				exists, _, err := c.remoteState(ctx, u.Bucket, u.Key)
+				if err != nil {
+					return transfer.Outcome{}, wrap("standard input", dst, err)
+				}
+				if exists {
+					return transfer.Outcome{}, wrap("standard input", dst, cmdutil.WithHint(fmt.Errorf("%s already exists", dst),
+						"pass -f to overwrite it (standard input carries the data, so there is no prompt)"))
+				}
+			}
+			res, err := c.cfg.UploadStream(ctx, c.opts.IO.In, u.Bucket, u.Key, c.opts.Headers(), l)
+			if err != nil {
+				return transfer.Outcome{}, wrap("standard input", dst, err)
+			}
+			return outcome(res), nil
+		}}
+}
+
+func (c *copier) stdoutTask() transfer.Task {
+	u := c.opts.SrcURL
+	src := u.String()
+	return transfer.Task{Source: src, Destination: "-", Action: "download",
+		Run: func(ctx context.Context, l *transfer.FileListener) (transfer.Outcome, error) {
+			res, err := c.cfg.DownloadTo(ctx, c.opts.IO.Out, u.Bucket, u.Key, l)
+			if err != nil {
+				return transfer.Outcome{}, fmt.Errorf("writing %s to standard output: %w", src, err)
+			}
+			return outcome(res), nil
+		}}
 }
 
 // ---- uploads ----
@@ -483,7 +430,7 @@ func (c *copier) produceUploads(ctx context.Context, submit transfer.Submit) err
 	if !c.opts.Recursive {
 		return cmdutil.FlagErrorf("%s is a directory: use -r to copy directories", src)
 	}
-	return transfer.WalkLocal(ctx, src, func(f transfer.LocalFile, werr error) error {
+	return transfer.WalkLocalFiltered(ctx, src, c.filter, func(f transfer.LocalFile, werr error) error {
 		if werr != nil {
 			return submit(failTask(f.Path, c.opts.DstURL.String(), wrap(f.Path, c.opts.DstURL.String(), werr)))
 		}
@@ -499,14 +446,10 @@ func (c *copier) produceUploads(ctx context.Context, submit transfer.Submit) err
 func (c *copier) uploadTask(f transfer.LocalFile, key string) transfer.Task {
 	bucket := c.opts.DstURL.Bucket
 	dst := cmdutil.OSSURL{Bucket: bucket, Key: key}.String()
-	return transfer.Task{Source: f.Path, Destination: dst, Size: f.Size,
+	return transfer.Task{Source: f.Path, Destination: dst, Size: f.Size, Action: "upload",
 		Run: func(ctx context.Context, l *transfer.FileListener) (transfer.Outcome, error) {
-			b, err := c.client.Bucket(bucket)
-			if err != nil {
-				return transfer.Outcome{}, wrap(f.Path, dst, err)
-			}
 			if !c.opts.Force || c.opts.Update {
-				exists, mod, err := remoteState(ctx, b, key)
+				exists, mod, err := c.remoteState(ctx, bucket, key)
 				if err != nil {
 					return transfer.Outcome{}, wrap(f.Path, dst, err)
 				}
@@ -518,25 +461,11 @@ func (c *copier) uploadTask(f transfer.LocalFile, key string) transfer.Task {
 					return transfer.Outcome{Skipped: true, Reason: reason}, nil
 				}
 			}
-			ct := c.opts.ContentType
-			if ct == "" {
-				ct = transfer.ContentTypeFor(f.Path, key)
-			}
-			hdr := []oss.Option{oss.ContentType(ct)}
-			hdr = append(hdr, transfer.MetaOptions(c.opts.Meta)...)
-			if c.opts.ACL != "" {
-				hdr = append(hdr, oss.ObjectACL(oss.ACLType(c.opts.ACL)))
-			}
-			// The file may have changed since it was planned: transfer what is there now.
-			size := f.Size
-			if fi, err := os.Stat(f.Path); err == nil {
-				size = fi.Size()
-			}
-			crc, err := c.cfg.Upload(ctx, transfer.Upload{LocalPath: f.Path, Bucket: bucket, Key: key, Size: size, Options: hdr}, l)
+			res, err := c.cfg.Upload(ctx, transfer.Upload{LocalPath: f.Path, Bucket: bucket, Key: key, Headers: c.opts.Headers()}, l)
 			if err != nil {
 				return transfer.Outcome{}, wrap(f.Path, dst, err)
 			}
-			return transfer.Outcome{CRC64: crc, Size: &size}, nil
+			return outcome(res), nil
 		}}
 }
 
@@ -561,7 +490,8 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 		return submit(c.downloadTask(u.Key, local, -1, time.Time{}))
 	}
 	if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
-		return cmdutil.FlagErrorf("%s is not a directory: -r downloads need a destination directory", dst)
+		return cmdutil.WithHint(cmdutil.FlagErrorf("%s is a file, but -r downloads need a destination directory", dst),
+			"name a directory (it is created if missing), or remove the file")
 	}
 	b, err := c.client.Bucket(u.Bucket)
 	if err != nil {
@@ -573,7 +503,7 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 		if strings.HasSuffix(o.Key, "/") && o.Size == 0 {
 			// A "directory" marker: create the directory, transfer nothing.
 			if rel, ok := strings.CutPrefix(o.Key, base); ok && rel != "" {
-				if lr, err := transfer.LocalRel(strings.TrimSuffix(rel, "/"), ""); err == nil {
+				if lr, err := transfer.LocalRel(strings.TrimSuffix(rel, "/"), ""); err == nil && !c.filter.SkipDir(lr) {
 					_ = os.MkdirAll(filepath.Join(dst, filepath.FromSlash(lr)), 0o755)
 				}
 			}
@@ -582,6 +512,9 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 		rel, err := transfer.LocalRel(o.Key, base)
 		if err != nil {
 			return submit(failTask(src, dst, wrap(src, dst, err)))
+		}
+		if !c.filter.Match(rel) {
+			return nil
 		}
 		return submit(c.downloadTask(o.Key, filepath.Join(dst, filepath.FromSlash(rel)), o.Size, o.LastModified))
 	})
@@ -601,38 +534,43 @@ func (c *copier) prefixHasChildren(ctx context.Context, u cmdutil.OSSURL) bool {
 	return !(len(res.Objects) == 1 && res.Objects[0].Key == u.Key)
 }
 
+// PrepareLocal checks and creates the directory of a local download destination, explaining a
+// file that stands where a directory is needed.
+func PrepareLocal(local string) error {
+	fi, err := os.Stat(local)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a file: remove it or choose another destination", local)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return fmt.Errorf("cannot create the directory for %s (is a file in the way?): %w", local, err)
+	}
+	return nil
+}
+
 // downloadTask fetches one key into local. size < 0 means unknown: the object's metadata is
 // read first.
 func (c *copier) downloadTask(key, local string, size int64, mod time.Time) transfer.Task {
 	bucket := c.opts.SrcURL.Bucket
 	src := cmdutil.OSSURL{Bucket: bucket, Key: key}.String()
-	return transfer.Task{Source: src, Destination: local, Size: max(size, 0),
+	return transfer.Task{Source: src, Destination: local, Size: max(size, 0), Action: "download",
 		Run: func(ctx context.Context, l *transfer.FileListener) (transfer.Outcome, error) {
-			b, err := c.client.Bucket(bucket)
-			if err != nil {
-				return transfer.Outcome{}, wrap(src, local, err)
-			}
-			crc := ""
 			if size < 0 {
-				h, err := b.GetObjectDetailedMeta(key, oss.WithContext(ctx))
+				info, ok, err := c.cfg.Head(ctx, bucket, key)
+				if err == nil && !ok {
+					err = oss.ServiceError{Code: "NoSuchKey", StatusCode: 404, Message: "The specified key does not exist."}
+				}
 				if err != nil {
 					return transfer.Outcome{}, wrap(src, local, err)
 				}
-				info := transfer.ObjectInfo{Header: h}
-				if size, err = contentLength(h); err != nil {
-					return transfer.Outcome{}, wrap(src, local, err)
-				}
-				crc = info.CRC64()
-				mod = lastModified(h)
+				size, mod = info.Size, info.ModTime()
 			}
-			fi, err := os.Stat(local)
-			switch {
-			case err == nil && fi.IsDir():
-				return transfer.Outcome{}, wrap(src, local, fmt.Errorf("%s is a directory", local))
-			case err != nil && !errors.Is(err, fs.ErrNotExist):
+			if err := PrepareLocal(local); err != nil {
 				return transfer.Outcome{}, wrap(src, local, err)
 			}
-			if err == nil && (!c.opts.Force || c.opts.Update) {
+			if fi, err := os.Stat(local); err == nil && (!c.opts.Force || c.opts.Update) {
 				reason, err := c.decide(local, true, mod, fi.ModTime())
 				if err != nil {
 					return transfer.Outcome{}, wrap(src, local, err)
@@ -641,14 +579,11 @@ func (c *copier) downloadTask(key, local string, size int64, mod time.Time) tran
 					return transfer.Outcome{Skipped: true, Reason: reason, Size: &size}, nil
 				}
 			}
-			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-				return transfer.Outcome{}, wrap(src, local, err)
-			}
-			got, err := c.cfg.Download(ctx, transfer.Download{Bucket: bucket, Key: key, LocalPath: local, Size: size, CRC64: crc}, l)
+			res, err := c.cfg.Download(ctx, transfer.Download{Bucket: bucket, Key: key, LocalPath: local, Size: size}, l)
 			if err != nil {
 				return transfer.Outcome{}, wrap(src, local, err)
 			}
-			return transfer.Outcome{CRC64: got, Size: &size}, nil
+			return outcome(res), nil
 		}}
 }
 
@@ -678,6 +613,9 @@ func (c *copier) produceCopies(ctx context.Context, submit transfer.Submit) erro
 		if key == "" {
 			return nil // the source prefix's own marker copied to the bucket root: nothing to name it
 		}
+		if !c.filter.Match(rel) {
+			return nil
+		}
 		return submit(c.copyTask(o.Key, key, o.Size))
 	})
 }
@@ -686,42 +624,28 @@ func (c *copier) copyTask(srcKey, dstKey string, size int64) transfer.Task {
 	su, du := c.opts.SrcURL, c.opts.DstURL
 	src := cmdutil.OSSURL{Bucket: su.Bucket, Key: srcKey}.String()
 	dst := cmdutil.OSSURL{Bucket: du.Bucket, Key: dstKey}.String()
-	replace := len(c.opts.Meta) > 0 || c.opts.ContentType != ""
-	return transfer.Task{Source: src, Destination: dst, Size: max(size, 0),
+	return transfer.Task{Source: src, Destination: dst, Size: max(size, 0), Action: "copy",
 		Run: func(ctx context.Context, l *transfer.FileListener) (transfer.Outcome, error) {
-			if su.Bucket == du.Bucket && srcKey == dstKey && !replace && c.opts.ACL == "" {
+			if su.Bucket == du.Bucket && srcKey == dstKey && !c.opts.HeadersSet() {
 				return transfer.Outcome{}, wrap(src, dst, errors.New("source and destination are the same object"))
 			}
 			if err := cmdutil.ValidateObjectKey(dstKey); err != nil {
 				return transfer.Outcome{}, wrap(src, dst, err)
 			}
-			sb, err := c.client.Bucket(su.Bucket)
+			info, ok, err := c.cfg.Head(ctx, su.Bucket, srcKey)
+			if err == nil && !ok {
+				err = oss.ServiceError{Code: "NoSuchKey", StatusCode: 404, Message: "The specified key does not exist."}
+			}
 			if err != nil {
 				return transfer.Outcome{}, wrap(src, dst, err)
 			}
-			db, err := c.client.Bucket(du.Bucket)
-			if err != nil {
-				return transfer.Outcome{}, wrap(src, dst, err)
-			}
-			var srcInfo transfer.ObjectInfo
-			needHead := size < 0 || replace || c.cfg.Multipart(size) || size > transfer.MaxSingleCopy || c.opts.Update
-			if needHead {
-				h, err := sb.GetObjectDetailedMeta(srcKey, oss.WithContext(ctx))
-				if err != nil {
-					return transfer.Outcome{}, wrap(src, dst, err)
-				}
-				srcInfo.Header = h
-				if srcInfo.Size, err = contentLength(h); err != nil {
-					return transfer.Outcome{}, wrap(src, dst, err)
-				}
-				size = srcInfo.Size
-			}
+			size := info.Size
 			if !c.opts.Force || c.opts.Update {
-				exists, mod, err := remoteState(ctx, db, dstKey)
+				exists, mod, err := c.remoteState(ctx, du.Bucket, dstKey)
 				if err != nil {
 					return transfer.Outcome{}, wrap(src, dst, err)
 				}
-				reason, err := c.decide(dst, exists, lastModified(srcInfo.Header), mod)
+				reason, err := c.decide(dst, exists, info.ModTime(), mod)
 				if err != nil {
 					return transfer.Outcome{}, wrap(src, dst, err)
 				}
@@ -729,33 +653,11 @@ func (c *copier) copyTask(srcKey, dstKey string, size int64) transfer.Task {
 					return transfer.Outcome{Skipped: true, Reason: reason, Size: &size}, nil
 				}
 			}
-			var hdr []oss.Option
-			multipart := c.cfg.Multipart(size) || size > transfer.MaxSingleCopy
-			if replace || multipart {
-				// Everything the destination should have must be sent.
-				skip := map[string]bool{}
-				if c.opts.ContentType != "" {
-					skip["Content-Type"] = true
-					hdr = append(hdr, oss.ContentType(c.opts.ContentType))
-				}
-				hdr = append(hdr, transfer.KeptHeaderOptions(srcInfo.Header, skip)...)
-				meta := c.opts.Meta
-				if len(meta) == 0 {
-					meta = transfer.UserMeta(srcInfo.Header)
-				}
-				hdr = append(hdr, transfer.MetaOptions(meta)...)
-				if replace && !multipart {
-					hdr = append(hdr, oss.MetadataDirective(oss.MetaReplace))
-				}
-			}
-			if c.opts.ACL != "" {
-				hdr = append(hdr, oss.ObjectACL(oss.ACLType(c.opts.ACL)))
-			}
-			crc, err := c.cfg.Copy(ctx, transfer.Copy{SrcBucket: su.Bucket, SrcKey: srcKey, DstBucket: du.Bucket, DstKey: dstKey,
-				Size: size, SrcCRC64: srcInfo.CRC64(), Options: hdr}, l)
+			res, err := c.cfg.Copy(ctx, transfer.Copy{SrcBucket: su.Bucket, SrcKey: srcKey, DstBucket: du.Bucket, DstKey: dstKey,
+				SrcHeader: info.Header, Headers: c.opts.Headers()}, l)
 			if err != nil {
 				return transfer.Outcome{}, wrap(src, dst, err)
 			}
-			return transfer.Outcome{CRC64: crc, Size: &size}, nil
+			return outcome(res), nil
 		}}
 }

@@ -47,7 +47,7 @@ func TestNewCmdCpFlags(t *testing.T) {
 			if o.Mode != Upload || o.DstURL != (cmdutil.OSSURL{Bucket: "bkt1", Key: "dir/"}) || o.Source != "./a.txt" {
 				t.Errorf("got %+v", o)
 			}
-			if o.Jobs != 3 || o.Parallel != transfer.DefaultParallel || o.PartSize != 8<<20 || o.Threshold != 100<<20 {
+			if o.Jobs != 4 || o.Parallel != transfer.DefaultParallel || o.PartSize != 0 || o.Threshold != 100<<20 || o.CheckpointDir == "" {
 				t.Errorf("defaults: jobs %d parallel %d part %d threshold %d", o.Jobs, o.Parallel, o.PartSize, o.Threshold)
 			}
 		}},
@@ -56,14 +56,24 @@ func TestNewCmdCpFlags(t *testing.T) {
 				t.Errorf("got %+v", o)
 			}
 		}},
-		{name: "copy recursive with flags", args: `-r -f -u -j 8 --parallel 2 --part-size 1MiB --multipart-threshold 5MB --fail-fast oss://bkt1/p/ oss://bkt2/q --meta "Owner:a b:c" --meta x-oss-meta-k:v --acl PUBLIC-READ --content-type text/plain`,
+		{name: "copy recursive with flags", args: `-r -f -u -j 8 --parallel 2 --part-size 1MiB --multipart-threshold 5MB --fail-fast oss://bkt1/p/ oss://bkt2/q --meta "Owner:a b:c" --meta x-oss-meta-k:v --acl PUBLIC-READ --content-type text/plain --storage-class ia --max-upload-speed 10MiB --max-download-speed 1.5MB --exclude *.tmp --include a/** --exclude-from EXCL`,
 			check: func(t *testing.T, o *Options) {
-				want := Options{Mode: Copy, Recursive: true, Force: true, Update: true, FailFast: true, Jobs: 8, Parallel: 2,
-					PartSize: 1 << 20, Threshold: 5_000_000, ACL: "public-read", ContentType: "text/plain",
-					Meta: map[string]string{"owner": "a b:c", "k": "v"}}
-				got := Options{Mode: o.Mode, Recursive: o.Recursive, Force: o.Force, Update: o.Update, FailFast: o.FailFast,
-					Jobs: o.Jobs, Parallel: o.Parallel, PartSize: o.PartSize, Threshold: o.Threshold, ACL: o.ACL,
-					ContentType: o.ContentType, Meta: o.Meta}
+				type view struct {
+					Mode                           Mode
+					Recursive, Force, Update, Fail bool
+					Jobs, Parallel                 int
+					PartSize, Threshold, Up, Down  int64
+					ACL, ContentType, StorageClass string
+					Meta                           map[string]string
+					Rules                          []transfer.Rule
+				}
+				want := view{Mode: Copy, Recursive: true, Force: true, Update: true, Fail: true, Jobs: 8, Parallel: 2,
+					PartSize: 1 << 20, Threshold: 5_000_000, Up: 10 << 20, Down: 1_500_000, ACL: "public-read", ContentType: "text/plain",
+					StorageClass: "IA", Meta: map[string]string{"owner": "a b:c", "k": "v"},
+					Rules: []transfer.Rule{{Pattern: "*.tmp"}, {Include: true, Pattern: "a/**"}, {Pattern: "x"}, {Pattern: "y/"}}}
+				got := view{Mode: o.Mode, Recursive: o.Recursive, Force: o.Force, Update: o.Update, Fail: o.FailFast,
+					Jobs: o.Jobs, Parallel: o.Parallel, PartSize: o.PartSize, Threshold: o.Threshold, Up: o.MaxUploadSpeed,
+					Down: o.MaxDownloadSpeed, ACL: o.ACL, ContentType: o.ContentType, StorageClass: o.StorageClass, Meta: o.Meta, Rules: o.Rules}
 				if d := cmp.Diff(want, got); d != "" {
 					t.Errorf("options (-want +got):\n%s", d)
 				}
@@ -83,7 +93,24 @@ func TestNewCmdCpFlags(t *testing.T) {
 		{name: "duplicate meta", args: "--meta a:1 --meta A:2 ./a oss://bkt1/x", wantErr: "twice"},
 		{name: "bad acl", args: "--acl open ./a oss://bkt1/x", wantErr: "valid values"},
 		{name: "meta on download", args: "--meta a:1 oss://bkt1/x ./a", wantErr: "not downloads"},
-		{name: "stdout", args: "oss://bkt1/x -", wantErr: "ossctl cat"},
+		{name: "stdout", args: "oss://bkt1/x -", check: func(t *testing.T, o *Options) {
+			if !o.ToStdout || o.Mode != Download {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{name: "stdin", args: "- oss://bkt1/x", check: func(t *testing.T, o *Options) {
+			if !o.FromStdin || o.Mode != Upload || o.DstURL.Key != "x" {
+				t.Errorf("got %+v", o)
+			}
+		}},
+		{name: "stdin needs a key", args: "- oss://bkt1/dir/", wantErr: "full key"},
+		{name: "stdin recursive", args: "-r - oss://bkt1/x", wantErr: "standard input"},
+		{name: "filters need -r", args: "--exclude a ./a oss://bkt1/x", wantErr: "recursive"},
+		{name: "bad glob", args: "-r --exclude a[ ./a oss://bkt1/x", wantErr: "invalid --exclude pattern"},
+		{name: "missing exclude file", args: "-r --exclude-from /nonexistent/x ./a oss://bkt1/x", wantErr: "nonexistent"},
+		{name: "bad speed", args: "--max-upload-speed fast ./a oss://bkt1/x", wantErr: "--max-upload-speed"},
+		{name: "tiny speed", args: "--max-download-speed 10 oss://bkt1/x ./a", wantErr: "at least 1KiB"},
+		{name: "bad storage class", args: "--storage-class hot ./a oss://bkt1/x", wantErr: "valid values"},
 		{name: "leading slash key", args: "./a oss://bkt1//x", wantErr: "must not start"},
 	}
 	for _, tt := range tests {
@@ -91,7 +118,11 @@ func TestNewCmdCpFlags(t *testing.T) {
 			f := testFactory(t)
 			var got *Options
 			cmd := NewCmdCp(f, func(o *Options) error { got = o; return nil })
-			args, err := shlex.Split(tt.args)
+			excl := filepath.Join(t.TempDir(), "excl")
+			if err := os.WriteFile(excl, []byte("# comment\n\nx\ny/\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args, err := shlex.Split(strings.ReplaceAll(tt.args, "EXCL", excl))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,15 +176,18 @@ func (fx *fixture) opts(t *testing.T, format output.Format, args ...string) (*Op
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetMachineOutput(format == output.FormatJSON)
 	o := &Options{
-		IO:            ios,
-		OSS:           func() (*oss.Client, error) { return fx.client, nil },
-		Printer:       func() *output.Printer { return output.New(ios, format, nil) },
-		Ctx:           context.Background(),
-		Jobs:          3,
-		Parallel:      3,
-		PartSize:      transfer.MinPartSize,
-		Threshold:     100 << 20,
-		CheckpointDir: filepath.Join(fx.dir, ".checkpoints"),
+		IO:      ios,
+		OSS:     func() (*oss.Client, error) { return fx.client, nil },
+		Printer: func() *output.Printer { return output.New(ios, format, nil) },
+		Ctx:     context.Background(),
+		TransferFlags: TransferFlags{
+			Jobs:          3,
+			Parallel:      3,
+			PartSize:      transfer.MinPartSize,
+			Threshold:     100 << 20,
+			CheckpointDir: filepath.Join(fx.dir, ".checkpoints"),
+			Retry:         transfer.Retry{Attempts: 2, Base: time.Millisecond},
+		},
 	}
 	if len(args) == 2 {
 		if err := parseArgs(o, args[0], args[1]); err != nil {
@@ -217,7 +251,19 @@ func putObject(t *testing.T, c *oss.Client, bucket, key string, data []byte, opt
 	}
 }
 
+// jsonLines parses JSON Lines output, leaving out "started" events (see allJSONLines).
 func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, e := range allJSONLines(t, s) {
+		if e["event"] != "started" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func allJSONLines(t *testing.T, s string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
@@ -534,8 +580,10 @@ func TestDownloadMissingKeyLeavesNoFile(t *testing.T) {
 	if err == nil {
 		t.Fatal("download of a missing key succeeded")
 	}
-	if ents, _ := os.ReadDir(fx.dir); len(ents) != 1 {
-		t.Errorf("files left behind: %v", ents)
+	for _, e := range func() []os.DirEntry { ents, _ := os.ReadDir(fx.dir); return ents }() {
+		if e.Name() != ".checkpoints" {
+			t.Errorf("file left behind: %s", e.Name())
+		}
 	}
 	if ents, _ := os.ReadDir(o.CheckpointDir); len(ents) != 0 {
 		t.Errorf("checkpoint left behind for a permanent failure: %v", ents)
@@ -732,5 +780,157 @@ func TestProgressBarOnlyOnTerminal(t *testing.T) {
 	}
 	if errOut.Len() != 0 {
 		t.Errorf("stderr not a terminal, got %q", errOut)
+	}
+}
+
+func TestStdinAndStdout(t *testing.T) {
+	fx := newFixture(t, "bkt1")
+	data := randBytes(350<<10+5, 21) // more than three 100 KiB parts: multipart from a stream
+	o, _, _ := fx.opts(t, output.FormatText, "-", "oss://bkt1/from-stdin.bin")
+	o.IO.In = bytes.NewReader(data)
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := fx.client.Bucket("bkt1")
+	if h, _ := b.GetObjectDetailedMeta("from-stdin.bin"); h.Get("X-Oss-Object-Type") != "Multipart" {
+		t.Errorf("a large stream was not uploaded part by part: %v", h)
+	}
+	// An existing object needs -f (stdin carries the data: no prompt).
+	o, _, _ = fx.opts(t, output.FormatText, "-", "oss://bkt1/from-stdin.bin")
+	o.IO.In = strings.NewReader("x")
+	if err := run(o); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("overwrite without -f: %v", err)
+	}
+	// To stdout: only the object's bytes, even with --output json.
+	o, out, errOut := fx.opts(t, output.FormatJSON, "oss://bkt1/from-stdin.bin", "-")
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("stdout has %d bytes, want exactly the object's %d", out.Len(), len(data))
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("stderr %q", errOut)
+	}
+	// A small stream is one PUT.
+	o, _, _ = fx.opts(t, output.FormatText, "-", "oss://bkt1/small.txt")
+	o.IO.In = strings.NewReader("hello\n")
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if got := getObject(t, fx.client, "bkt1", "small.txt"); string(got) != "hello\n" {
+		t.Fatalf("small stream %q", got)
+	}
+}
+
+func TestRecursiveFiltersAndStartedEvents(t *testing.T) {
+	fx := newFixture(t, "bkt1")
+	src := filepath.Join(fx.dir, "src")
+	for _, rel := range []string{"a.jpg", "b.txt", "x.tmp", "node_modules/m.jpg", "d/c.jpg", "d/keep.tmp"} {
+		writeFile(t, filepath.Join(src, filepath.FromSlash(rel)), []byte(rel))
+	}
+	o, out, _ := fx.opts(t, output.FormatJSON)
+	o.Recursive = true
+	o.Rules = []transfer.Rule{{Pattern: "node_modules"}, {Include: true, Pattern: "d/keep.tmp"}, {Pattern: "*.tmp"}}
+	setArgs(t, o, src, "oss://bkt1/")
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a.jpg", "b.txt", "d/c.jpg", "d/keep.tmp"}, listKeys(t, fx.client, "bkt1", "")); d != "" {
+		t.Fatalf("keys (-want +got):\n%s", d)
+	}
+	all := allJSONLines(t, out.String())
+	started := map[string]bool{}
+	for _, e := range all {
+		switch e["event"] {
+		case "started":
+			started[e["source"].(string)] = true
+		case "done":
+			if !started[e["source"].(string)] || e["action"] != "upload" {
+				t.Errorf("done without a started event before it, or no action: %v", e)
+			}
+		}
+	}
+	// Download back only the jpgs.
+	dl := filepath.Join(fx.dir, "dl")
+	o, _, _ = fx.opts(t, output.FormatText)
+	o.Recursive = true
+	o.Rules = []transfer.Rule{{Include: true, Pattern: "*.jpg"}}
+	setArgs(t, o, "oss://bkt1/", dl)
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dl, "d", "c.jpg")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(dl, "b.txt")); err == nil {
+		t.Error("b.txt downloaded despite --include '*.jpg'")
+	}
+}
+
+func TestMissingBucketStopsTheBatch(t *testing.T) {
+	fx := newFixture(t)
+	src := filepath.Join(fx.dir, "src")
+	for i := range 20 {
+		writeFile(t, filepath.Join(src, strconv.Itoa(i)), []byte("x"))
+	}
+	o, out, _ := fx.opts(t, output.FormatJSON)
+	o.Recursive, o.Force, o.Jobs = true, true, 2
+	setArgs(t, o, src, "oss://nobucket/")
+	err := run(o)
+	var se oss.ServiceError
+	if !errors.As(err, &se) || se.Code != "NoSuchBucket" {
+		t.Fatalf("error %v, want NoSuchBucket", err)
+	}
+	if hints := cmdutil.Hints(err); len(hints) == 0 || !strings.Contains(hints[0], "ossctl mb oss://nobucket") {
+		t.Errorf("hints %v", hints)
+	}
+	failed := 0
+	for _, e := range jsonLines(t, out.String()) {
+		if e["event"] == "failed" {
+			failed++
+		}
+	}
+	if failed > 3 {
+		t.Errorf("%d files failed: the batch went on after the bucket was found missing", failed)
+	}
+}
+
+func TestInterruptKeepsCheckpointAndResumes(t *testing.T) {
+	fx := newFixture(t, "bkt1")
+	data := randBytes(8*transfer.MinPartSize, 22)
+	src := filepath.Join(fx.dir, "big.bin")
+	writeFile(t, src, data)
+	ctx, cancel := context.WithCancel(context.Background())
+	o, _, errOut := fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
+	o.Ctx = ctx
+	o.Threshold, o.Parallel = 2*transfer.MinPartSize, 1
+	o.MaxUploadSpeed = 400 << 10 // slow enough to interrupt mid-way
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+	}()
+	err := run(o)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "run the same command again to resume") {
+		t.Fatalf("interrupted: %v", err)
+	}
+	ents, _ := os.ReadDir(o.CheckpointDir)
+	if len(ents) != 1 {
+		t.Fatalf("checkpoint not kept: %v", ents)
+	}
+	// Corrupt it: the rerun says so and starts over cleanly.
+	if err := os.WriteFile(filepath.Join(o.CheckpointDir, ents[0].Name()), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, _, errOut = fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
+	o.Threshold = 2 * transfer.MinPartSize
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "warning: checkpoint") || !strings.Contains(errOut.String(), "is corrupt") {
+		t.Errorf("stderr %q: no message about the corrupt checkpoint", errOut)
+	}
+	if !bytes.Equal(getObject(t, fx.client, "bkt1", "big.bin"), data) {
+		t.Fatal("content differs")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
@@ -18,7 +19,7 @@ import (
 	"github.com/ossctl/ossctl/internal/transfer"
 )
 
-// maxBatch is the most keys one DeleteMultipleObjects request may carry.
+// maxBatch is the most uploads listed per request.
 const maxBatch = 1000
 
 // Options is everything rm needs.
@@ -37,6 +38,10 @@ type Options struct {
 	Force bool
 	// DryRun lists what would be removed and removes nothing.
 	DryRun bool
+	// Jobs is the number of delete batches (of up to 1000 keys) in flight with -r.
+	Jobs int
+	// Retry is the retry policy of delete requests (zero: the engine's default).
+	Retry transfer.Retry
 }
 
 // Entry is one line of `rm --output json`.
@@ -71,7 +76,8 @@ func NewCmdRm(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 
 			With -r, remove every object whose key starts with PREFIX (a plain string match:
 			oss://b/logs also matches logs2.txt; write oss://b/logs/ for the directory), in
-			batches of up to 1000 keys. With -m, abort the incomplete multipart uploads whose keys
+			batches of up to 1000 keys, --jobs batches at once, on the same transfer engine as cp
+			and sync (listing is streamed: any number of keys; server errors are retried). With -m, abort the incomplete multipart uploads whose keys
 			start with PREFIX. Both ask for confirmation on a terminal; without a terminal they
 			require -f/--force. --dry-run lists what would be removed and changes nothing.
 
@@ -107,6 +113,9 @@ func NewCmdRm(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 					return cmdutil.FlagErrorf("%q: %v", args[0], err)
 				}
 			}
+			if opts.Jobs < 1 || opts.Jobs > 100 {
+				return cmdutil.FlagErrorf("--jobs must be between 1 and 100")
+			}
 			opts.URL = u
 			opts.Ctx = cmd.Context()
 			if err := checkConfirmable(opts); err != nil {
@@ -123,6 +132,7 @@ func NewCmdRm(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Uploads, "multipart", "m", false, "abort incomplete multipart uploads under the prefix")
 	fl.BoolVarP(&opts.Force, "force", "f", false, "do not ask for confirmation")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed without removing anything")
+	fl.IntVarP(&opts.Jobs, "jobs", "j", 4, "delete requests (of up to 1000 keys each) in flight with -r")
 	return cmd
 }
 
@@ -142,6 +152,7 @@ func checkConfirmable(opts *Options) error {
 type remover struct {
 	opts    *Options
 	p       *output.Printer
+	client  *oss.Client
 	bucket  *oss.Bucket
 	removed int
 	failed  int
@@ -161,7 +172,7 @@ func run(opts *Options) error {
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
-	r := &remover{opts: opts, p: opts.Printer(), bucket: b}
+	r := &remover{opts: opts, p: opts.Printer(), client: c, bucket: b}
 	if !opts.Recursive && !opts.Uploads {
 		return r.one()
 	}
@@ -259,68 +270,97 @@ func (r *remover) one() error {
 	return r.report(e)
 }
 
+// objects removes every object under the prefix. The listing is walked page by page and cut
+// into batches of up to 1000 keys, which the transfer engine deletes --jobs batches at once
+// (each one DeleteMultipleObjects request, retried when retryable).
 func (r *remover) objects() error {
 	u := r.opts.URL
-	batch := make([]string, 0, maxBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		defer func() { batch = batch[:0] }()
-		r.total += len(batch)
-		if r.opts.DryRun {
-			for _, k := range batch {
-				if err := r.report(Entry{Event: "would-remove", Bucket: u.Bucket, Key: k, URL: r.url(k)}); err != nil {
-					return err
+	cfg := &transfer.Config{Client: r.client, Retry: r.opts.Retry}
+	var mu sync.Mutex
+	fail := func(k string, err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.fail(Entry{Bucket: u.Bucket, Key: k, URL: r.url(k)}, err)
+	}
+	removed := func(k string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		r.removed++
+		return r.report(Entry{Event: "removed", Bucket: u.Bucket, Key: k, URL: r.url(k)})
+	}
+	batchTask := func(keys []string) transfer.Task {
+		return transfer.Task{Source: fmt.Sprintf("%s (%d keys)", r.url(keys[0]), len(keys)), Action: "delete",
+			Run: func(ctx context.Context, _ *transfer.FileListener) (transfer.Outcome, error) {
+				if r.opts.DryRun {
+					for _, k := range keys {
+						mu.Lock()
+						r.removed++
+						err := r.report(Entry{Event: "would-remove", Bucket: u.Bucket, Key: k, URL: r.url(k)})
+						mu.Unlock()
+						if err != nil {
+							return transfer.Outcome{}, err
+						}
+					}
+					return transfer.Outcome{}, nil
 				}
-			}
-			r.removed += len(batch)
-			return nil
-		}
-		res, err := r.bucket.DeleteObjects(batch, oss.DeleteObjectsQuiet(false), oss.WithContext(r.opts.Ctx))
-		if err != nil {
-			if r.opts.Ctx.Err() != nil {
-				return fmt.Errorf("removing objects under %s: %w", u, r.opts.Ctx.Err())
-			}
-			werr := fmt.Errorf("removing %d objects under %s: %w", len(batch), u, err)
-			for _, k := range batch {
-				if perr := r.fail(Entry{Bucket: u.Bucket, Key: k, URL: r.url(k)}, werr); perr != nil {
-					return perr
+				deleted, err := cfg.DeleteBatch(ctx, u.Bucket, keys)
+				if err != nil {
+					if ctx.Err() != nil {
+						return transfer.Outcome{}, ctx.Err()
+					}
+					werr := fmt.Errorf("removing %d objects under %s: %w", len(keys), u, err)
+					for _, k := range keys {
+						if perr := fail(k, werr); perr != nil {
+							return transfer.Outcome{}, perr
+						}
+					}
+					return transfer.Outcome{}, nil
 				}
-			}
-			return nil
-		}
-		deleted := make(map[string]bool, len(res.DeletedObjects))
-		for _, k := range res.DeletedObjects {
-			deleted[k] = true
-		}
-		for _, k := range batch {
-			e := Entry{Bucket: u.Bucket, Key: k, URL: r.url(k)}
-			if !deleted[k] {
-				if perr := r.fail(e, fmt.Errorf("removing %s: the server did not confirm the deletion", r.url(k))); perr != nil {
-					return perr
+				for _, k := range keys {
+					var perr error
+					if deleted[k] {
+						perr = removed(k)
+					} else {
+						perr = fail(k, fmt.Errorf("removing %s: the server did not confirm the deletion", r.url(k)))
+					}
+					if perr != nil {
+						return transfer.Outcome{}, perr
+					}
 				}
-				continue
-			}
-			r.removed++
-			e.Event = "removed"
-			if err := r.report(e); err != nil {
+				return transfer.Outcome{}, nil
+			}}
+	}
+	jobs := r.opts.Jobs
+	if r.opts.DryRun {
+		jobs = 1 // list in key order
+	}
+	_, err := transfer.Run(r.opts.Ctx, transfer.Options{Jobs: max(jobs, 1), FailFast: true},
+		func(ctx context.Context, submit transfer.Submit) error {
+			batch := make([]string, 0, transfer.MaxDeleteBatch)
+			err := transfer.WalkRemote(ctx, r.bucket, u.Key, func(o oss.ObjectProperties) error {
+				batch = append(batch, o.Key)
+				if len(batch) < transfer.MaxDeleteBatch {
+					return nil
+				}
+				mu.Lock()
+				r.total += len(batch)
+				mu.Unlock()
+				t := batchTask(batch)
+				batch = make([]string, 0, transfer.MaxDeleteBatch)
+				return submit(t)
+			})
+			if err != nil || len(batch) == 0 {
 				return err
 			}
-		}
-		return nil
+			mu.Lock()
+			r.total += len(batch)
+			mu.Unlock()
+			return submit(batchTask(batch))
+		})
+	if err != nil && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("removing objects under %s: %w", u, err)
 	}
-	err := transfer.WalkRemote(r.opts.Ctx, r.bucket, u.Key, func(o oss.ObjectProperties) error {
-		batch = append(batch, o.Key)
-		if len(batch) == maxBatch {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
+	return err
 }
 
 func (r *remover) uploads() error {

@@ -194,7 +194,7 @@ func TestRemoveRecursive(t *testing.T) {
 
 	// "y": removed, with JSON lines.
 	o, in, out, errOut := fx.opts(output.FormatJSON, "oss://bkt1/p/")
-	o.Recursive = true
+	o.Recursive, o.Jobs = true, 3 // two batches at once on the transfer engine
 	o.IO.SetStdinTTY(true)
 	o.IO.SetStderrTTY(true)
 	in.WriteString("y\n")
