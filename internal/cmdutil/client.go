@@ -25,6 +25,10 @@ type ClientOptions struct {
 	// Context, when set, bounds every request: canceling it (SIGINT) aborts requests in flight,
 	// including SDK calls that take no context of their own (ListBuckets, CreateBucket, ...).
 	Context context.Context
+	// NoSDKCRC turns off the SDK's own CRC-64 computation. The transfer engine
+	// computes and verifies CRC-64 itself (internal/crc64x, several times faster
+	// than the SDK's hash/crc64), so its client skips the duplicate work.
+	NoSDKCRC bool
 }
 
 // NewOSSClient builds the official SDK client from a resolved configuration: endpoint (a
@@ -42,6 +46,9 @@ func NewOSSClient(cfg *config.Resolved, o ClientOptions) (*oss.Client, error) {
 	}
 	opts := []oss.ClientOption{
 		oss.HTTPClient(NewHTTPClient(o.Context, cfg.ConnectTimeout(), cfg.ReadTimeout(), o.Logger, o.Redactor)),
+	}
+	if o.NoSDKCRC {
+		opts = append(opts, oss.EnableCRC(false))
 	}
 	if o.UserAgent != "" {
 		opts = append(opts, oss.UserAgent(o.UserAgent))

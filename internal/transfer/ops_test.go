@@ -157,7 +157,7 @@ type opsFixture struct {
 func newOps(t testing.TB) *opsFixture {
 	t.Helper()
 	env := servertest.Start(t)
-	plain, err := oss.New(env.Endpoint, env.AccessKeyID, env.AccessKeySecret)
+	plain, err := oss.New(env.Endpoint, env.AccessKeyID, env.AccessKeySecret, oss.EnableCRC(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func newOps(t testing.TB) *opsFixture {
 		}
 	}
 	rec := &recorder{}
-	client, err := oss.New(env.Endpoint, env.AccessKeyID, env.AccessKeySecret, oss.HTTPClient(&http.Client{Transport: rec}))
+	client, err := oss.New(env.Endpoint, env.AccessKeyID, env.AccessKeySecret, oss.HTTPClient(&http.Client{Transport: rec}), oss.EnableCRC(false))
 	if err != nil {
 		t.Fatal(err)
 	}

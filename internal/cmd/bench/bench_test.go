@@ -515,19 +515,3 @@ func TestRunProgressOnTerminal(t *testing.T) {
 		t.Errorf("progress on stdout: %q", s.Out.String())
 	}
 }
-
-func TestShowOutput(t *testing.T) {
-	if os.Getenv("BENCH_SHOW") == "" {
-		t.Skip()
-	}
-	e := start(t)
-	for _, tty := range []bool{true, false} {
-		opts, s := e.newOpts(context.Background(), t, cmdutiltest.Options{StdoutTTY: tty}, ModeMixed)
-		opts.Baseline, opts.BaselineDir = true, t.TempDir()
-		_ = run(opts)
-		t.Logf("tty=%v\n%s\n--stderr--\n%s", tty, s.Out.String(), s.ErrOut.String())
-	}
-	opts, s := e.newOpts(context.Background(), t, cmdutiltest.Options{}, ModePut)
-	opts.Bucket = "no-such-bucket"
-	t.Logf("missing: %v\n%s", run(opts), s.ErrOut.String())
-}

@@ -54,7 +54,7 @@ func ParseRange(s string) error {
 
 // NewCmdCat builds `ossctl cat`.
 func NewCmdCat(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, OSS: f.OSS}
+	opts := &Options{IO: f.IOStreams, OSS: f.OSSTransfer}
 	cmd := &cobra.Command{
 		Use:   "cat oss://BUCKET/KEY",
 		Short: "Write an object's content to standard output",

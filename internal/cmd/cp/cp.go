@@ -58,7 +58,7 @@ type Options struct {
 
 // NewCmdCp builds `ossctl cp`.
 func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, OSS: f.OSS, Printer: f.Printer}
+	opts := &Options{IO: f.IOStreams, OSS: f.OSSTransfer, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:   "cp SOURCE DESTINATION",
 		Short: "Upload, download or copy objects",

@@ -48,7 +48,7 @@ type Options struct {
 
 // NewCmdSync builds `ossctl sync`.
 func NewCmdSync(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, OSS: f.OSS, Printer: f.Printer}
+	opts := &Options{IO: f.IOStreams, OSS: f.OSSTransfer, Printer: f.Printer}
 	cmd := &cobra.Command{
 		Use:   "sync SOURCE DESTINATION",
 		Short: "Make a directory or prefix match another",

@@ -51,6 +51,7 @@ func (fx *fixture) sync(t *testing.T, args string) (stdout string, events []map[
 	ios, _, out, _ := iostreams.Test()
 	f := cmdutil.New(ios, cmdutil.Env{LookupEnv: func(string) (string, bool) { return "", false }})
 	f.OSS = func() (*oss.Client, error) { return fx.client, nil }
+	f.OSSTransfer = f.OSS
 	format := output.FormatText
 	if strings.Contains(args, "--json-test") {
 		format = output.FormatJSON
