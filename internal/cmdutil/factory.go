@@ -93,6 +93,10 @@ type Factory struct {
 	Config func() (*config.Resolved, error)
 	// OSS returns the OSS SDK client built from Config. The result is cached.
 	OSS func() (*oss.Client, error)
+	// OSSTransfer returns the client of the transfer engine (cp, sync, cat): the
+	// same settings with the SDK's CRC-64 off, because the engine verifies
+	// CRC-64 end to end itself. The result is cached.
+	OSSTransfer func() (*oss.Client, error)
 	// Printer returns the printer for the selected output format.
 	Printer func() *output.Printer
 	// Logger returns the --debug logger (it discards everything without --debug).
@@ -153,6 +157,27 @@ func New(ios *iostreams.IOStreams, env Env) *Factory {
 			})
 		})
 		return ossClient, ossErr
+	}
+	var (
+		xferOnce   sync.Once
+		xferClient *oss.Client
+		xferErr    error
+	)
+	f.OSSTransfer = func() (*oss.Client, error) {
+		xferOnce.Do(func() {
+			c, err := f.Config()
+			if err != nil {
+				xferErr = err
+				return
+			}
+			xferClient, xferErr = NewOSSClient(c, ClientOptions{
+				UserAgent: "ossctl/" + f.AppVersion,
+				Logger:    f.Logger(),
+				Redactor:  f.Redactor,
+				NoSDKCRC:  true,
+			})
+		})
+		return xferClient, xferErr
 	}
 	var (
 		logOnce sync.Once
