@@ -12,6 +12,7 @@ import (
 
 	"github.com/ossctl/ossctl/internal/cmd/acl"
 	benchcmd "github.com/ossctl/ossctl/internal/cmd/bench"
+	"github.com/ossctl/ossctl/internal/cmd/bucketencryption"
 	"github.com/ossctl/ossctl/internal/cmd/cat"
 	"github.com/ossctl/ossctl/internal/cmd/completion"
 	configcmd "github.com/ossctl/ossctl/internal/cmd/config"
@@ -38,6 +39,7 @@ const (
 	GroupStorage  = "storage"
 	GroupServer   = "server"
 	GroupSettings = "settings"
+	GroupCrypto   = "crypto"
 )
 
 // Environment variables read by the root command.
@@ -134,6 +136,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 
 	cmd.AddGroup(
 		&cobra.Group{ID: GroupStorage, Title: "Buckets and objects:"},
+		&cobra.Group{ID: GroupCrypto, Title: "Encryption and keys:"},
 		&cobra.Group{ID: GroupServer, Title: "Local server:"},
 		&cobra.Group{ID: GroupSettings, Title: "Settings and tooling:"},
 	)
@@ -160,6 +163,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		acl.NewCmdSetACL(f, nil),
 		acl.NewCmdGetACL(f, nil),
 		benchcmd.NewCmdBench(f, nil),
+	)
+	add(GroupCrypto,
+		bucketencryption.NewCmdBucketEncryption(f, nil),
 	)
 	add(GroupServer, serve.NewCmdServe(f, nil))
 	add(GroupSettings,

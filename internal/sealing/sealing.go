@@ -346,6 +346,44 @@ func (k *Keyring) Rotate() (uint32, error) {
 	return next, nil
 }
 
+// ErrPrimary: the primary key version cannot be retired.
+var ErrPrimary = errors.New("sealing: the primary master key version cannot be retired")
+
+// Retire removes key version v from the keyring and persists the key file
+// atomically. Blobs sealed under v no longer open afterwards (they fail
+// with ErrUnknownVersion), so callers retire a version only after
+// re-wrapping everything sealed under it. The primary cannot be retired.
+func (k *Keyring) Retire(v uint32) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if v == k.primary {
+		return fmt.Errorf("%w (version %d)", ErrPrimary, v)
+	}
+	if _, ok := k.aeads[v]; !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownVersion, v)
+	}
+	keys := make([]keyEntry, 0, len(k.file.Keys))
+	for _, e := range k.file.Keys {
+		if e.Version != v {
+			keys = append(keys, e)
+		}
+	}
+	f := keyFile{Format: fileFormat, Primary: k.primary, Keys: keys}
+	data, err := encodeFile(f)
+	if err != nil {
+		return err
+	}
+	if err := maybe.WriteFile(k.path, data, 0o600); err != nil {
+		return fmt.Errorf("sealing: writing %s: %w", k.path, err)
+	}
+	if err := syncDir(filepath.Dir(k.path)); err != nil {
+		return err
+	}
+	k.file = f
+	delete(k.aeads, v)
+	return nil
+}
+
 func encodeFile(f keyFile) ([]byte, error) {
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

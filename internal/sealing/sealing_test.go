@@ -263,3 +263,45 @@ func BenchmarkSealOpen32(b *testing.B) {
 		}
 	}
 }
+
+func TestRetire(t *testing.T) {
+	dir := t.TempDir()
+	k, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := k.Seal([]byte("secret"), []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := k.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Retire(v2); !errors.Is(err, ErrPrimary) {
+		t.Fatalf("retiring the primary: %v", err)
+	}
+	moved, err := k.Rewrap(old, []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Retire(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open(old, []byte("aad")); !errors.Is(err, ErrUnknownVersion) {
+		t.Fatalf("blob under a retired version: %v", err)
+	}
+	k2, err := Open(dir) // persisted
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs := k2.Versions(); len(vs) != 1 || vs[0] != v2 {
+		t.Fatalf("versions after reload = %v", vs)
+	}
+	if pt, err := k2.Open(moved, []byte("aad")); err != nil || string(pt) != "secret" {
+		t.Fatalf("rewrapped blob = %q, %v", pt, err)
+	}
+	if err := k2.Retire(1); !errors.Is(err, ErrUnknownVersion) {
+		t.Fatalf("retiring twice: %v", err)
+	}
+}

@@ -28,6 +28,10 @@ const (
 	actListParts            = "oss:ListParts"
 	actAbortMultipartUpload = "oss:AbortMultipartUpload"
 	actListMultipartUploads = "oss:ListMultipartUploads"
+
+	actPutBucketEncryption    = "oss:PutBucketEncryption"
+	actGetBucketEncryption    = "oss:GetBucketEncryption"
+	actDeleteBucketEncryption = "oss:DeleteBucketEncryption"
 )
 
 // aclRead are the actions a public-read ACL grants to everyone;

@@ -70,9 +70,10 @@ func isChunked(r *http.Request) bool {
 }
 
 // receiveBody stages the request body in a new blob, enforcing
-// Content-Length presence, the size limit and Content-MD5. On any error the
-// blob is discarded and nothing remains.
-func (rc *reqCtx) receiveBody(maxSize int64) (*store.BlobWriter, error) {
+// Content-Length presence, the size limit and Content-MD5. With key the
+// body is encrypted on its way in (a sealed blob; plaintext never reaches
+// the disk). On any error the blob is discarded and nothing remains.
+func (rc *reqCtx) receiveBody(maxSize int64, key *sseKey) (*store.BlobWriter, error) {
 	r := rc.r
 	chunked := isChunked(r)
 	if !chunked && r.Header.Get("Content-Length") == "" {
@@ -87,16 +88,31 @@ func (rc *reqCtx) receiveBody(maxSize int64) (*store.BlobWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	blob, err := rc.s.store.NewBlob()
-	if err != nil {
-		return nil, fmt.Errorf("staging request body: %w", err)
+	var (
+		blob *store.BlobWriter
+		sink io.ReaderFrom
+		sw   *sealWriter
+	)
+	if key != nil {
+		if sw, err = rc.s.newSealWriter(key); err != nil {
+			return nil, err
+		}
+		blob, sink = sw.blob, sw
+	} else {
+		if blob, err = rc.s.store.NewBlob(); err != nil {
+			return nil, fmt.Errorf("staging request body: %w", err)
+		}
+		sink = blob
 	}
 	body := &trackingReader{r: r.Body}
 	var src io.Reader = body
 	if chunked {
 		src = io.LimitReader(body, maxSize+1)
 	}
-	n, err := blob.ReadFrom(src)
+	n, err := sink.ReadFrom(src)
+	if err == nil && sw != nil {
+		err = sw.finish()
+	}
 	if body.err != nil {
 		// Checked even when ReadFrom succeeded: it ends quietly on
 		// io.ErrUnexpectedEOF, which is also how net/http reports a

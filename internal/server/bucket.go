@@ -264,7 +264,9 @@ func (rc *reqCtx) headBucket() error {
 }
 
 type xmlSSERule struct {
-	SSEAlgorithm string `xml:"SSEAlgorithm"`
+	SSEAlgorithm      string `xml:"SSEAlgorithm"`
+	KMSMasterKeyID    string `xml:"KMSMasterKeyID,omitempty"`
+	KMSDataEncryption string `xml:"KMSDataEncryption,omitempty"`
 }
 
 type bucketInfoResult struct {
@@ -312,6 +314,13 @@ func (rc *reqCtx) getBucketInfo() error {
 		bi.Grant = aclPrivate
 	}
 	bi.ServerSideEncryptionRule.SSEAlgorithm = "None"
+	sp, err := rc.s.bucketSSE(rc.bucket)
+	if err != nil {
+		return err
+	}
+	if sp != nil {
+		bi.ServerSideEncryptionRule = xmlSSERule{SSEAlgorithm: sp.Alg, KMSMasterKeyID: sp.KeyID, KMSDataEncryption: sp.DataEnc}
+	}
 	bi.Versioning = b.Versioning
 	return rc.writeXML(res)
 }

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -155,7 +157,8 @@ func (rc *reqCtx) copyObject() error {
 	}
 	dst.Symlink = so.Symlink
 	self := src.bucket == rc.bucket && src.key == rc.key && (src.versionID == "" || src.versionID == so.VersionID)
-	if self && metaDir == "COPY" && tagDir == "COPY" && h.Get("x-oss-storage-class") == "" && h.Get("x-oss-object-acl") == "" {
+	if self && metaDir == "COPY" && tagDir == "COPY" && h.Get("x-oss-storage-class") == "" && h.Get("x-oss-object-acl") == "" &&
+		h.Get(hdrSSE) == "" {
 		return errInvalidArgument("x-oss-copy-source", h.Get("x-oss-copy-source"),
 			"This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class or ACL.")
 	}
@@ -164,6 +167,17 @@ func (rc *reqCtx) copyObject() error {
 	}
 	if err := overwriteCheck(forbid)(cur); err != nil {
 		return err
+	}
+	srcEnv, err := envelopeOf(so.Extra)
+	if err != nil {
+		return sseErr(err)
+	}
+	dstSSE, err := rc.requestSSE()
+	if err != nil {
+		return err
+	}
+	if (srcEnv != nil || dstSSE != nil) && so.Type != store.TypeSymlink {
+		return rc.copyThrough(src, dst, dstSSE, forbid)
 	}
 	obj, err := rc.s.store.CopyObject(rc.r.Context(), src.bucket, src.key, src.versionID, rc.bucket, dst,
 		func(s, c *store.Object) error {
@@ -243,14 +257,45 @@ func (rc *reqCtx) appendObject() error {
 	if err != nil {
 		return err
 	}
-	blob, err := rc.receiveBody(maxSinglePut - pos)
+	// The first append decides the encryption; later ones follow the
+	// object (their SSE headers are ignored, as OSS ignores metadata).
+	var key *sseKey
+	if cur == nil {
+		if key, err = rc.encryptNew(tmpl); err != nil {
+			return err
+		}
+	} else if key, err = rc.s.objectKey(cur.Extra); err != nil {
+		return sseErr(err)
+	}
+	oid := ""
+	if key != nil {
+		oid = key.env.OID
+	}
+	blob, err := rc.receiveBody(maxSinglePut-pos, key)
 	if err != nil {
 		return err
 	}
-	obj, err := rc.s.store.AppendObject(rc.r.Context(), rc.bucket, tmpl, blob, appendCheck(pos))
+	obj, err := rc.s.store.AppendObject(rc.r.Context(), rc.bucket, tmpl, blob, func(c *store.Object) error {
+		if err := appendCheck(pos)(c); err != nil {
+			return err
+		}
+		// The data was encrypted for the object read above: it must
+		// still be that object.
+		if c != nil && !c.DeleteMarker {
+			env, err := envelopeOf(c.Extra)
+			if err != nil {
+				return err
+			}
+			if (env == nil) != (oid == "") || (env != nil && env.OID != oid) {
+				return errPosition(c.Size)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return rc.storeWriteError(err, "appending to")
 	}
+	setSSEHeaders(rc.w.Header(), obj.Extra)
 	rh := rc.w.Header()
 	rh.Set("x-oss-next-append-position", strconv.FormatInt(obj.Size, 10))
 	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
@@ -259,4 +304,115 @@ func (rc *reqCtx) appendObject() error {
 		rh.Set("x-oss-version-id", obj.VersionID)
 	}
 	return rc.ok()
+}
+
+// copyThrough copies by reading the source's content and writing it again
+// (decrypting an encrypted source, encrypting for an encrypted
+// destination with its own new data key). It serves every copy that
+// involves server-side encryption, including a self-copy that encrypts an
+// object written before encryption was enabled or changes its algorithm.
+func (rc *reqCtx) copyThrough(src copySource, dst *store.Object, sp *sseSpec, forbid bool) error {
+	so, rd, err := rc.s.store.OpenObject(src.bucket, src.key, src.versionID)
+	if errors.Is(err, store.ErrNoSuchKey) {
+		return errNoSuchKey(src.key)
+	}
+	if err != nil {
+		return rc.storeWriteError(err, "opening copy source of")
+	}
+	defer rd.Close()
+	if err := rc.copyConditions(so); err != nil {
+		return err
+	}
+	dst.Type = store.TypeNormal // the copy's ETag is the MD5 of its content
+	dst.Extra = nil
+	blob, err := rc.copyContent(so, rd, 0, so.Size, dst, sp)
+	if err != nil {
+		return err
+	}
+	obj, err := rc.s.store.PutObject(rc.r.Context(), rc.bucket, dst, blob, overwriteCheck(forbid))
+	if err != nil {
+		return rc.storeWriteError(err, "copying to")
+	}
+	rh := rc.w.Header()
+	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
+	if so.VersionID != "" && so.VersionID != store.NullVersion {
+		rh.Set("x-oss-copy-source-version-id", so.VersionID)
+	}
+	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
+		rh.Set("x-oss-version-id", obj.VersionID)
+	}
+	setSSEHeaders(rh, obj.Extra)
+	return rc.writeXML(copyObjectResult{ETag: quoteETag(obj.ETag), LastModified: fmtISO(obj.Modified)})
+}
+
+// copyContent stages bytes [off, off+n) of an opened source as a new blob:
+// decrypted if the source is encrypted, encrypted under sp (a new data key
+// recorded in dst.Extra) or under key when given.
+func (rc *reqCtx) copyContent(so *store.Object, rd *store.ObjectReader, off, n int64, dst *store.Object, sp *sseSpec) (*store.BlobWriter, error) {
+	var srcKey *sseKey
+	if rd.Sealed() {
+		var err error
+		if srcKey, err = rc.s.objectKey(so.Extra); err != nil {
+			return nil, sseErr(err)
+		}
+	}
+	var dstKey *sseKey
+	if sp != nil {
+		var err error
+		if dstKey, err = rc.s.newObjectKey(sp); err != nil {
+			return nil, err
+		}
+		if dst.Extra == nil {
+			dst.Extra = map[string]string{}
+		}
+		dst.Extra[extraSSE] = dstKey.env.encode()
+	}
+	return rc.stageFrom(rd, srcKey, dstKey, off, n)
+}
+
+// stageFrom stages content [off, off+n) of rd (decrypted with srcKey when
+// sealed) as a new blob, encrypted with dstKey when non-nil.
+func (rc *reqCtx) stageFrom(rd *store.ObjectReader, srcKey, dstKey *sseKey, off, n int64) (*store.BlobWriter, error) {
+	pr, err := newPlainReader(rd, srcKey, off, n)
+	if err != nil {
+		return nil, err
+	}
+	src := ctxReader{rc.r.Context(), pr}
+	if dstKey == nil {
+		blob, err := rc.s.store.NewBlob()
+		if err != nil {
+			return nil, fmt.Errorf("staging copy: %w", err)
+		}
+		if _, err := blob.ReadFrom(src); err != nil {
+			blob.Abort()
+			return nil, sseErr(fmt.Errorf("copying data: %w", err))
+		}
+		return blob, nil
+	}
+	sw, err := rc.s.newSealWriter(dstKey)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sw.ReadFrom(src); err != nil {
+		sw.abort()
+		return nil, sseErr(fmt.Errorf("copying data: %w", err))
+	}
+	if err := sw.finish(); err != nil {
+		sw.abort()
+		return nil, fmt.Errorf("copying data: %w", err)
+	}
+	return sw.blob, nil
+}
+
+// ctxReader stops a copy when the request's context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

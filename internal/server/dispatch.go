@@ -35,18 +35,21 @@ var (
 		"GET ": (*reqCtx).listBuckets,
 	}
 	bucketOps = map[string]handler{
-		"GET ":           (*reqCtx).listObjects,
-		"GET acl":        (*reqCtx).getBucketACL,
-		"GET bucketInfo": (*reqCtx).getBucketInfo,
-		"GET location":   (*reqCtx).getBucketLocation,
-		"GET stat":       (*reqCtx).getBucketStat,
-		"GET uploads":    (*reqCtx).listUploads,
-		"HEAD ":          (*reqCtx).headBucket,
-		"PUT ":           (*reqCtx).createBucket,
-		"PUT acl":        (*reqCtx).putBucketACL,
-		"DELETE ":        (*reqCtx).deleteBucket,
-		"POST delete":    (*reqCtx).deleteMultiple,
-		"POST ":          nil, // PostObject (browser form upload): not implemented
+		"GET ":              (*reqCtx).listObjects,
+		"GET acl":           (*reqCtx).getBucketACL,
+		"GET bucketInfo":    (*reqCtx).getBucketInfo,
+		"GET location":      (*reqCtx).getBucketLocation,
+		"GET stat":          (*reqCtx).getBucketStat,
+		"GET uploads":       (*reqCtx).listUploads,
+		"HEAD ":             (*reqCtx).headBucket,
+		"PUT ":              (*reqCtx).createBucket,
+		"PUT acl":           (*reqCtx).putBucketACL,
+		"PUT encryption":    (*reqCtx).putBucketEncryption,
+		"GET encryption":    (*reqCtx).getBucketEncryption,
+		"DELETE encryption": (*reqCtx).deleteBucketEncryption,
+		"DELETE ":           (*reqCtx).deleteBucket,
+		"POST delete":       (*reqCtx).deleteMultiple,
+		"POST ":             nil, // PostObject (browser form upload): not implemented
 	}
 	objectOps = map[string]handler{
 		"GET ":            (*reqCtx).getObject,

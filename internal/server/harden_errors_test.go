@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"math/rand/v2"
@@ -330,6 +331,18 @@ func (f *fuzzEnv) serve(t testing.TB, rq rawReq) {
 		t.Fatalf("%s: HEAD response with a body", what)
 	}
 	if res.StatusCode < 300 {
+		return
+	}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		// A POP RPC request (Action and Version on the service root) is
+		// answered by the built-in KMS in its own JSON error format.
+		var e struct{ Code, Message, RequestId string }
+		if err := json.Unmarshal(body, &e); err != nil || e.Code == "" || e.Message == "" {
+			t.Fatalf("%s: %d with an unparsable POP error %q", what, res.StatusCode, body)
+		}
+		if res.StatusCode >= 500 {
+			t.Fatalf("%s: %d %s: %s", what, res.StatusCode, e.Code, e.Message)
+		}
 		return
 	}
 	doc := body

@@ -310,7 +310,7 @@ func TestReceiveBodyRefusesCutChunkedBody(t *testing.T) {
 	r.TransferEncoding = []string{"chunked"}
 	r.Header.Del("Content-Length")
 	rc := &reqCtx{s: s, r: r, w: &responseWriter{ResponseWriter: httptest.NewRecorder()}}
-	blob, err := rc.receiveBody(maxSinglePut)
+	blob, err := rc.receiveBody(maxSinglePut, nil)
 	if err == nil {
 		blob.Abort()
 		t.Fatal("a chunked body cut off mid-stream was accepted")

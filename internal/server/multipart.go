@@ -46,10 +46,20 @@ func (rc *reqCtx) initiateUpload() error {
 	if err != nil {
 		return err
 	}
+	// The encryption (and for KMS the data key) is fixed for the upload
+	// now; every part is encrypted under it.
+	key, err := rc.encryptNew(tmpl)
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		clear(key.key)
+	}
 	u, err := rc.s.store.CreateUpload(rc.bucket, &store.Upload{Key: rc.key, Template: *tmpl})
 	if err != nil {
 		return rc.storeWriteError(err, "initiating upload of")
 	}
+	setSSEHeaders(rc.w.Header(), u.Template.Extra)
 	res := initiateResult{Bucket: rc.bucket, Key: encoder(useURL)(rc.key), UploadID: u.UploadID}
 	if useURL {
 		res.EncodingType = "url"
@@ -113,7 +123,11 @@ func (rc *reqCtx) uploadPart() error {
 	if rc.r.Header.Get("x-oss-copy-source") != "" {
 		return rc.uploadPartCopy(u, n)
 	}
-	blob, err := rc.receiveBody(maxSinglePut)
+	key, err := rc.s.objectKey(u.Template.Extra)
+	if err != nil {
+		return sseErr(err)
+	}
+	blob, err := rc.receiveBody(maxSinglePut, key)
 	if err != nil {
 		return err
 	}
@@ -122,6 +136,7 @@ func (rc *reqCtx) uploadPart() error {
 		return rc.storeWriteError(err, "storing part of")
 	}
 	h := rc.w.Header()
+	setSSEHeaders(h, u.Template.Extra)
 	h.Set("ETag", quoteETag(p.ETag))
 	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(p.CRC64, 10))
 	if len(p.MD5) == md5.Size {
@@ -186,6 +201,13 @@ func (rc *reqCtx) uploadPartCopy(u *store.Upload, n int) error {
 	if err := rc.copyConditions(so); err != nil {
 		return err
 	}
+	srcEnv, err := envelopeOf(so.Extra)
+	if err != nil {
+		return sseErr(err)
+	}
+	if _, has := u.Template.Extra[extraSSE]; has || srcEnv != nil {
+		return rc.uploadPartCopyThrough(u, n, src, off, length)
+	}
 	p, err := rc.s.store.PutPartCopy(rc.r.Context(), src.bucket, src.key, src.versionID, off, length,
 		rc.bucket, rc.key, u.UploadID, n, func(s *store.Object) error {
 			if s.Size < off+length {
@@ -201,6 +223,48 @@ func (rc *reqCtx) uploadPartCopy(u *store.Upload, n int) error {
 		return rc.storeWriteError(err, "copying part into")
 	}
 	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(p.CRC64, 10))
+	return rc.writeXML(copyPartResult{LastModified: fmtISO(p.Modified), ETag: quoteETag(p.ETag)})
+}
+
+// uploadPartCopyThrough is UploadPartCopy when the source or the upload
+// is encrypted: the range is decrypted and re-encrypted under the upload's
+// data key as a new piece.
+func (rc *reqCtx) uploadPartCopyThrough(u *store.Upload, n int, src copySource, off, length int64) error {
+	so, rd, err := rc.s.store.OpenObject(src.bucket, src.key, src.versionID)
+	if errors.Is(err, store.ErrNoSuchKey) {
+		return errNoSuchKey(src.key)
+	}
+	if err != nil {
+		return rc.storeWriteError(err, "opening copy source of")
+	}
+	defer rd.Close()
+	if err := rc.copyConditions(so); err != nil {
+		return err
+	}
+	if so.Size < off+length {
+		return errInvalidArgument("x-oss-copy-source-range", rc.r.Header.Get("x-oss-copy-source-range"),
+			"The source object changed size during the copy.")
+	}
+	var srcKey *sseKey
+	if rd.Sealed() {
+		if srcKey, err = rc.s.objectKey(so.Extra); err != nil {
+			return sseErr(err)
+		}
+	}
+	dstKey, err := rc.s.objectKey(u.Template.Extra)
+	if err != nil {
+		return sseErr(err)
+	}
+	blob, err := rc.stageFrom(rd, srcKey, dstKey, off, length)
+	if err != nil {
+		return err
+	}
+	p, err := rc.s.store.PutPart(rc.r.Context(), rc.bucket, rc.key, u.UploadID, n, blob)
+	if err != nil {
+		return rc.storeWriteError(err, "copying part into")
+	}
+	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(p.CRC64, 10))
+	setSSEHeaders(rc.w.Header(), u.Template.Extra)
 	return rc.writeXML(copyPartResult{LastModified: fmtISO(p.Modified), ETag: quoteETag(p.ETag)})
 }
 
@@ -356,6 +420,7 @@ func (rc *reqCtx) completeUpload() error {
 	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
 		h.Set("x-oss-version-id", obj.VersionID)
 	}
+	setSSEHeaders(h, obj.Extra)
 	res := completeResult{
 		Location: rc.objectURL(),
 		Bucket:   rc.bucket,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ossctl/ossctl/internal/auth"
+	"github.com/ossctl/ossctl/internal/pop"
 	"github.com/ossctl/ossctl/internal/store"
 )
 
@@ -40,6 +41,12 @@ type Config struct {
 	// endpoint; requests without a bucket that carry Action and Version go
 	// to it. nil answers them 501 NotImplemented.
 	POP http.Handler
+	// MasterKey seals the data keys of SSE-OSS (AES256) objects; nil
+	// refuses SSE-OSS with 501.
+	MasterKey Sealer
+	// KMS issues the data keys of SSE-KMS objects (in process, usually the
+	// same *pop.Handler as POP); nil refuses SSE-KMS with 501.
+	KMS KeyService
 }
 
 // Server is the OSS protocol handler.
@@ -54,6 +61,9 @@ type Server struct {
 	stall     time.Duration // 0 = disabled
 	// pop serves POP RPC requests (KMS, RAM, STS) on the same endpoint.
 	pop http.Handler
+	// masterKey and kms wrap the data keys of encrypted objects.
+	masterKey Sealer
+	kms       KeyService
 }
 
 // New validates cfg and returns a Server.
@@ -103,10 +113,20 @@ func New(cfg Config) (*Server, error) {
 		s.domains = append(s.domains, d)
 	}
 	s.pop = cfg.POP
+	s.masterKey, s.kms = cfg.MasterKey, cfg.KMS
+	if s.kms != nil && isNilPointer(s.kms) {
+		s.kms = nil
+	}
 	if s.pop == nil {
 		s.pop = http.HandlerFunc(s.popNotImplemented)
 	}
 	return s, nil
+}
+
+// isNilPointer reports an interface holding a typed nil pointer.
+func isNilPointer(v any) bool {
+	p, ok := v.(*pop.Handler)
+	return ok && p == nil
 }
 
 // location is the bucket location string, e.g. "oss-cn-hangzhou".

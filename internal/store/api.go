@@ -61,10 +61,29 @@ type Bucket struct {
 
 // Extent is one contiguous piece of an object's data: a blob file or an
 // inline value. An object's bytes are its extents concatenated.
+//
+// A sealed extent stores its content transformed (server-side encrypted):
+// Size is then the content's length and Stored the length of the bytes on
+// disk, and Seal carries the caller's per-extent parameters (for example a
+// salt), which the store keeps without interpreting. Sealed extents are
+// read only through ObjectReader.Pieces and ReadPieceAt.
 type Extent struct {
 	Blob   string `json:"b"`           // blob ID
-	Size   int64  `json:"n"`           // bytes in this extent
+	Size   int64  `json:"n"`           // content bytes in this extent
 	Inline bool   `json:"i,omitempty"` // data kept in the metadata file
+	Stored int64  `json:"z,omitempty"` // bytes on disk of a sealed extent (0 = unsealed: Size)
+	Seal   string `json:"s,omitempty"` // caller's parameters of a sealed extent (printable text)
+}
+
+// Sealed reports whether the extent stores transformed content.
+func (e Extent) Sealed() bool { return e.Stored > 0 }
+
+// storedSize is the number of bytes the extent occupies on disk.
+func (e Extent) storedSize() int64 {
+	if e.Stored > 0 {
+		return e.Stored
+	}
+	return e.Size
 }
 
 // Object is an object version's metadata record.

@@ -109,6 +109,19 @@ type BlobWriter struct {
 	state  blobState
 	err    error // sticky write error
 	sealed Extent
+
+	// raw marks a blob made by NewSealedBlob: what is written is stored
+	// as is and not hashed; content describes what it stands for.
+	raw     bool
+	content *blobContent
+}
+
+// blobContent is the caller's description of a sealed blob's content.
+type blobContent struct {
+	size int64
+	md5  []byte
+	crc  uint64
+	seal string
 }
 
 // NewBlob starts staging data.
@@ -123,6 +136,35 @@ func (s *Store) NewBlob() (*BlobWriter, error) {
 		md5:   md5.New(), //nolint:gosec // ETag
 		crc:   crc64x.New(),
 	}, nil
+}
+
+// NewSealedBlob starts staging the stored form of content that the caller
+// has transformed (server-side encrypted data). The bytes written are kept
+// as they are and not hashed; before the blob is committed the caller must
+// describe the content they stand for with SetContent. The resulting
+// extent is sealed (see Extent).
+func (s *Store) NewSealedBlob() (*BlobWriter, error) {
+	w, err := s.NewBlob()
+	if err != nil {
+		return nil, err
+	}
+	w.raw = true
+	return w, nil
+}
+
+// SetContent describes the content of a blob made by NewSealedBlob: its
+// length, MD5 and CRC-64/ECMA, and the caller's per-extent parameters
+// (printable text, kept uninterpreted in the extent's Seal). Size, MD5,
+// CRC64 and ETag report these values from then on.
+func (w *BlobWriter) SetContent(size int64, md5sum []byte, crc uint64, seal string) error {
+	if !w.raw {
+		return errors.New("store: SetContent on a blob that is not sealed")
+	}
+	if size < 0 || (size == 0) != (w.size == 0) {
+		return fmt.Errorf("%w: sealed blob of %d stored bytes for %d content bytes", ErrInvalidArgument, w.size, size)
+	}
+	w.content = &blobContent{size: size, md5: append([]byte(nil), md5sum...), crc: crc, seal: seal}
+	return nil
 }
 
 // spill moves the in-memory data to a new temp file.
@@ -182,6 +224,9 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 }
 
 func (w *BlobWriter) hash(p []byte) {
+	if w.raw {
+		return
+	}
 	_, _ = w.md5.Write(p) // hash writes never fail
 	_, _ = w.crc.Write(p)
 }
@@ -251,13 +296,15 @@ func (w *BlobWriter) writeFileChunk(chunk []byte, md5Done *chan struct{}) (int, 
 			return 0, err
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		_, _ = w.md5.Write(chunk)
-		close(done)
-	}()
-	*md5Done = done
-	_, _ = w.crc.Write(chunk)
+	if !w.raw {
+		done := make(chan struct{})
+		go func() {
+			_, _ = w.md5.Write(chunk)
+			close(done)
+		}()
+		*md5Done = done
+		_, _ = w.crc.Write(chunk)
+	}
 	n, err := w.f.Write(chunk)
 	w.size += int64(n)
 	if err != nil {
@@ -267,14 +314,30 @@ func (w *BlobWriter) writeFileChunk(chunk []byte, md5Done *chan struct{}) (int, 
 	return n, nil
 }
 
-// Size, MD5 and CRC64 describe what has been written so far.
-func (w *BlobWriter) Size() int64 { return w.size }
+// Size, MD5 and CRC64 describe what has been written so far (for a sealed
+// blob: the content given to SetContent).
+func (w *BlobWriter) Size() int64 {
+	if w.content != nil {
+		return w.content.size
+	}
+	return w.size
+}
 
 // MD5 returns the MD5 digest of the data written so far.
-func (w *BlobWriter) MD5() []byte { return w.md5.Sum(nil) }
+func (w *BlobWriter) MD5() []byte {
+	if w.content != nil {
+		return append([]byte(nil), w.content.md5...)
+	}
+	return w.md5.Sum(nil)
+}
 
 // CRC64 returns the CRC-64/ECMA of the data written so far.
-func (w *BlobWriter) CRC64() uint64 { return w.crc.Sum64() }
+func (w *BlobWriter) CRC64() uint64 {
+	if w.content != nil {
+		return w.content.crc
+	}
+	return w.crc.Sum64()
+}
 
 // ETag returns the uppercase hex MD5 of the data written so far.
 func (w *BlobWriter) ETag() string { return upperHex(w.MD5()) }
@@ -319,6 +382,10 @@ func (w *BlobWriter) seal() (Extent, bool, error) {
 	if w.state != blobOpen {
 		return Extent{}, false, errors.New("store: blob already committed or aborted")
 	}
+	if w.raw && w.content == nil {
+		w.err = errors.New("store: sealed blob committed without SetContent")
+		return Extent{}, false, w.err
+	}
 	if w.size == 0 { // no data, no extent (and no file to keep)
 		if w.f != nil {
 			_ = w.f.Close()
@@ -331,7 +398,7 @@ func (w *BlobWriter) seal() (Extent, bool, error) {
 	}
 	if w.f == nil {
 		w.state = blobSealed
-		w.sealed = Extent{Blob: w.id, Size: w.size, Inline: true}
+		w.sealed = w.extent(true)
 		return w.sealed, true, nil
 	}
 	if err := w.f.Sync(); err != nil {
@@ -343,7 +410,7 @@ func (w *BlobWriter) seal() (Extent, bool, error) {
 		return Extent{}, false, w.err
 	}
 	w.state = blobSealed // from here on discard removes the final path too
-	w.sealed = Extent{Blob: w.id, Size: w.size}
+	w.sealed = w.extent(false)
 	if err := os.Rename(w.tmp, w.s.blobPath(w.id)); err != nil {
 		w.err = fmt.Errorf("store: moving blob into place: %w", err)
 		return Extent{}, false, w.err
@@ -354,6 +421,14 @@ func (w *BlobWriter) seal() (Extent, bool, error) {
 		return Extent{}, false, err
 	}
 	return w.sealed, w.size > 0, nil
+}
+
+// extent describes the staged data as an extent.
+func (w *BlobWriter) extent(inline bool) Extent {
+	if w.content != nil {
+		return Extent{Blob: w.id, Size: w.content.size, Inline: inline, Stored: w.size, Seal: w.content.seal}
+	}
+	return Extent{Blob: w.id, Size: w.size, Inline: inline}
 }
 
 // inlineData returns the data of a sealed inline blob.
@@ -368,21 +443,83 @@ func (w *BlobWriter) committed() {
 // ---- ObjectReader ----
 
 type readExtent struct {
-	off  int64 // offset of the extent in the object
-	size int64
-	f    *os.File
-	data []byte
+	off    int64 // offset of the extent in the object
+	size   int64
+	stored int64 // bytes on disk (== size unless sealed)
+	seal   string
+	sealed bool
+	f      *os.File
+	data   []byte
 }
 
 // ObjectReader reads an object's bytes across its extents. It holds the blob
 // files open, so it keeps reading the version it was opened on even if that
 // version is overwritten or deleted meanwhile. ReadAt is safe for concurrent
 // use; concurrent WriteRangeTo calls are serialised.
+//
+// An object with sealed extents (server-side encrypted) is read through
+// Pieces and ReadPieceAt; ReadAt and WriteRangeTo refuse it with ErrSealed
+// rather than hand out stored bytes as content.
 type ObjectReader struct {
 	size    int64
 	extents []readExtent
+	sealed  bool
 	mu      sync.Mutex // guards file offsets used by WriteRangeTo
 	closed  bool
+}
+
+// ErrSealed reports a content read of an object whose extents are sealed.
+var ErrSealed = errors.New("store: object data is sealed; read it through its pieces")
+
+// Piece is one non-empty extent of an object as an ObjectReader sees it.
+type Piece struct {
+	Offset int64  // content offset of the piece in the object
+	Size   int64  // content bytes
+	Stored int64  // bytes on disk
+	Sealed bool   // the stored bytes are a transformed form of the content
+	Seal   string // the extent's Seal
+}
+
+// Sealed reports whether any extent of the object is sealed.
+func (r *ObjectReader) Sealed() bool { return r.sealed }
+
+// Pieces lists the object's non-empty extents in order.
+func (r *ObjectReader) Pieces() []Piece {
+	out := make([]Piece, len(r.extents))
+	for i, e := range r.extents {
+		out[i] = Piece{Offset: e.off, Size: e.size, Stored: e.stored, Sealed: e.sealed, Seal: e.seal}
+	}
+	return out
+}
+
+// ReadPieceAt reads stored bytes of piece i starting at stored offset off.
+// It is safe for concurrent use. A piece whose data is shorter than its
+// record says gives io.ErrUnexpectedEOF.
+func (r *ObjectReader) ReadPieceAt(i int, p []byte, off int64) (int, error) {
+	if i < 0 || i >= len(r.extents) {
+		return 0, fmt.Errorf("%w: piece %d of %d", ErrInvalidArgument, i, len(r.extents))
+	}
+	e := r.extents[i]
+	if off < 0 || off > e.stored {
+		return 0, fmt.Errorf("%w: offset %d of a %d-byte piece", ErrInvalidRange, off, e.stored)
+	}
+	want := min(int64(len(p)), e.stored-off)
+	dst := p[:want]
+	if e.f == nil {
+		copy(dst, e.data[off:off+want])
+	} else {
+		m, err := e.f.ReadAt(dst, off)
+		if m < len(dst) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return m, fmt.Errorf("store: reading blob: %w", err)
+		}
+	}
+	if int(want) < len(p) {
+		return int(want), io.EOF
+	}
+	return int(want), nil
 }
 
 // Size is the object's size.
@@ -400,6 +537,9 @@ func (r *ObjectReader) find(off int64) int {
 func (r *ObjectReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%w: negative offset", ErrInvalidArgument)
+	}
+	if r.sealed {
+		return 0, ErrSealed
 	}
 	if off >= r.size {
 		if len(p) == 0 {
@@ -436,6 +576,9 @@ func (r *ObjectReader) ReadAt(p []byte, off int64) (int, error) {
 func (r *ObjectReader) WriteRangeTo(w io.Writer, off, n int64) (int64, error) {
 	if off < 0 || n < 0 || off > r.size || n > r.size-off {
 		return 0, fmt.Errorf("%w: range %d+%d of a %d-byte object", ErrInvalidRange, off, n, r.size)
+	}
+	if r.sealed {
+		return 0, ErrSealed
 	}
 	if n == 0 {
 		return 0, nil

@@ -24,6 +24,12 @@ const (
 
 var errBadRecord = errors.New("malformed binary record")
 
+// Extent flag bits in object records.
+const (
+	extentInline byte = 1 << 0
+	extentSealed byte = 1 << 1
+)
+
 type encoder struct{ b []byte }
 
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
@@ -81,7 +87,20 @@ func (e *encoder) object(o *Object) {
 	for _, x := range o.Extents {
 		e.str(x.Blob)
 		e.varint(x.Size)
-		e.bool(x.Inline)
+		// Flags: bit 0 inline, bit 1 sealed (then Stored and Seal follow).
+		// Records written before sealing existed hold 0 or 1 here.
+		var flags byte
+		if x.Inline {
+			flags |= extentInline
+		}
+		if x.Sealed() {
+			flags |= extentSealed
+		}
+		e.b = append(e.b, flags)
+		if x.Sealed() {
+			e.varint(x.Stored)
+			e.str(x.Seal)
+		}
 	}
 	e.strMap(o.Extra)
 }
@@ -136,6 +155,16 @@ func (d *decoder) bool() bool {
 		return false
 	}
 	v := d.b[0] == 1
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
 	d.b = d.b[1:]
 	return v
 }
@@ -227,9 +256,22 @@ func (d *decoder) object(o *Object) {
 	if n > 0 {
 		o.Extents = make([]Extent, n)
 		for i := range o.Extents {
-			o.Extents[i] = Extent{Blob: d.str(), Size: d.varint(), Inline: d.bool()}
+			x := Extent{Blob: d.str(), Size: d.varint()}
+			flags := d.byte()
+			if flags&^(extentInline|extentSealed) != 0 {
+				d.fail()
+			}
+			x.Inline = flags&extentInline != 0
+			if flags&extentSealed != 0 {
+				x.Stored = d.varint()
+				x.Seal = d.str()
+				if x.Stored <= 0 {
+					d.fail()
+				}
+			}
+			o.Extents[i] = x
 			// Blob IDs become file names: anything else is damage.
-			if d.err == nil && (!isBlobID(o.Extents[i].Blob) || o.Extents[i].Size < 0) {
+			if d.err == nil && (!isBlobID(x.Blob) || x.Size < 0) {
 				d.fail()
 			}
 		}

@@ -435,7 +435,7 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, srcVersion, d
 					continue
 				}
 				data := sb.inline.Get([]byte(e.Blob))
-				if int64(len(data)) != e.Size {
+				if int64(len(data)) != e.storedSize() {
 					return clean(corrupt(srcBucket, fmt.Sprintf("object %q inline data", srcKey), errors.New("missing or wrong size")))
 				}
 				inline[newExts[i].Blob] = bytes.Clone(data)
@@ -472,7 +472,7 @@ func (s *Store) linkExtents(src []Extent) (out, linked []Extent, raced bool, err
 	out = make([]Extent, len(src))
 	dirs := map[string]struct{}{}
 	for i, e := range src {
-		ne := Extent{Blob: newID(), Size: e.Size, Inline: e.Inline}
+		ne := Extent{Blob: newID(), Size: e.Size, Inline: e.Inline, Stored: e.Stored, Seal: e.Seal}
 		if !e.Inline {
 			if err := os.Link(s.blobPath(e.Blob), s.blobPath(ne.Blob)); err != nil {
 				if errors.Is(err, os.ErrNotExist) {
@@ -577,7 +577,7 @@ func (s *Store) OpenObject(bucket, key, versionID string) (*Object, *ObjectReade
 					continue
 				}
 				data := b.inline.Get([]byte(e.Blob))
-				if int64(len(data)) != e.Size {
+				if int64(len(data)) != e.storedSize() {
 					return corrupt(bucket, fmt.Sprintf("object %q inline data", key), errors.New("missing or wrong size"))
 				}
 				if inline == nil {
@@ -611,7 +611,10 @@ func (s *Store) openExtents(obj *Object, inline map[int][]byte) (*ObjectReader, 
 		if e.Size == 0 {
 			continue
 		}
-		re := readExtent{off: off, size: e.Size}
+		re := readExtent{off: off, size: e.Size, stored: e.storedSize(), seal: e.Seal, sealed: e.Sealed()}
+		if re.sealed {
+			r.sealed = true
+		}
 		if e.Inline {
 			re.data = inline[i]
 		} else {

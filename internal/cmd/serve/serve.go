@@ -111,6 +111,7 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		return []string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	cmd.AddCommand(newCmdCredentials(f))
+	cmd.AddCommand(NewCmdRotateMasterKey(f, nil))
 	return cmd
 }
 
@@ -237,6 +238,8 @@ func run(ctx context.Context, opts *Options) error {
 		Logger:    logger,
 		Lookup:    lookup,
 		POP:       kms,
+		MasterKey: sealer,
+		KMS:       kms,
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,10 @@
 // tests: the OSS protocol server over a store in a temporary directory,
 // served by httptest on 127.0.0.1, with a fixed root AccessKey pair.
 //
+// The server has the built-in KMS (the POP RPC API, and in process for
+// SSE-KMS) and a server master key (sealing keyring) in the temp directory,
+// so server-side encryption and KMS clients work against it.
+//
 // It deliberately imports no SDK: tests bring their own clients.
 package servertest
 
@@ -9,10 +13,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ossctl/ossctl/internal/auth"
+	"github.com/ossctl/ossctl/internal/pop"
+	"github.com/ossctl/ossctl/internal/sealing"
 	"github.com/ossctl/ossctl/internal/server"
 	"github.com/ossctl/ossctl/internal/store"
 )
@@ -38,6 +45,11 @@ type Env struct {
 	Store           *store.Store
 	Server          *server.Server
 	HTTP            *httptest.Server
+	// KMS is the built-in KMS; MasterKey the server master key.
+	KMS       *pop.Handler
+	MasterKey *sealing.Keyring
+	// DataDir holds the store (DataDir/store) and the master key file.
+	DataDir string
 
 	closed bool
 }
@@ -65,9 +77,15 @@ func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
 // StartWith starts a server with opts; it is closed by t.Cleanup.
 func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{Now: opts.Now})
+	dataDir := t.TempDir()
+	st, err := store.Open(filepath.Join(dataDir, "store"), store.Options{Now: opts.Now})
 	if err != nil {
 		t.Fatalf("servertest: opening store: %v", err)
+	}
+	keyring, err := sealing.Open(dataDir)
+	if err != nil {
+		_ = st.Close()
+		t.Fatalf("servertest: opening master key: %v", err)
 	}
 	creds := map[string]*auth.Credential{
 		AccessKeyID: {
@@ -84,9 +102,21 @@ func StartWith(t testing.TB, opts Options) *Env {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	lookup := func(ak string) (*auth.Credential, bool) { c, ok := creds[ak]; return c, ok }
+	kms, err := pop.New(pop.Config{
+		Store: st, Sealer: keyring, Lookup: lookup, AccountID: AccountID, Region: Region,
+		Now: opts.Now, AuthNow: time.Now, Logger: logger,
+	})
+	if err != nil {
+		_ = st.Close()
+		t.Fatalf("servertest: creating KMS: %v", err)
+	}
 	srv, err := server.New(server.Config{
 		Store:        st,
-		Lookup:       func(ak string) (*auth.Credential, bool) { c, ok := creds[ak]; return c, ok },
+		Lookup:       lookup,
+		POP:          kms,
+		MasterKey:    keyring,
+		KMS:          kms,
 		AccountID:    AccountID,
 		Region:       Region,
 		Domains:      opts.Domains,
@@ -117,6 +147,9 @@ func StartWith(t testing.TB, opts Options) *Env {
 		Store:           st,
 		Server:          srv,
 		HTTP:            hs,
+		KMS:             kms,
+		MasterKey:       keyring,
+		DataDir:         dataDir,
 	}
 	t.Cleanup(env.Close)
 	return env
