@@ -17,7 +17,10 @@ import (
 	"github.com/ossctl/ossctl/internal/cmd/completion"
 	configcmd "github.com/ossctl/ossctl/internal/cmd/config"
 	"github.com/ossctl/ossctl/internal/cmd/cp"
+	csecmd "github.com/ossctl/ossctl/internal/cmd/cse"
 	"github.com/ossctl/ossctl/internal/cmd/du"
+	keycmd "github.com/ossctl/ossctl/internal/cmd/key"
+	kmscmd "github.com/ossctl/ossctl/internal/cmd/kms"
 	"github.com/ossctl/ossctl/internal/cmd/ls"
 	"github.com/ossctl/ossctl/internal/cmd/mb"
 	"github.com/ossctl/ossctl/internal/cmd/rb"
@@ -38,8 +41,8 @@ import (
 const (
 	GroupStorage  = "storage"
 	GroupServer   = "server"
-	GroupSettings = "settings"
 	GroupCrypto   = "crypto"
+	GroupSettings = "settings"
 )
 
 // Environment variables read by the root command.
@@ -165,7 +168,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		benchcmd.NewCmdBench(f, nil),
 	)
 	add(GroupCrypto,
+		kmscmd.NewCmdKMS(f),
 		bucketencryption.NewCmdBucketEncryption(f, nil),
+		keycmd.NewCmdKey(f),
+		csecmd.NewCmdCSE(f),
 	)
 	add(GroupServer, serve.NewCmdServe(f, nil))
 	add(GroupSettings,

@@ -97,6 +97,8 @@ type Factory struct {
 	// same settings with the SDK's CRC-64 off, because the engine verifies
 	// CRC-64 end to end itself. The result is cached.
 	OSSTransfer func() (*oss.Client, error)
+	// KMS returns the KMS client built from Config (see kms.go). The result is cached.
+	KMS func() (*KMSClient, error)
 	// Printer returns the printer for the selected output format.
 	Printer func() *output.Printer
 	// Logger returns the --debug logger (it discards everything without --debug).
@@ -179,6 +181,7 @@ func New(ios *iostreams.IOStreams, env Env) *Factory {
 		})
 		return xferClient, xferErr
 	}
+	f.KMS = lazyKMS(f)
 	var (
 		logOnce sync.Once
 		logger  *slog.Logger
