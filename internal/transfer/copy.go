@@ -47,7 +47,7 @@ func copyOptions(cp Copy, multipart bool) []oss.Option {
 	if cp.Headers.StorageClass != "" {
 		opts = append(opts, oss.ObjectStorageClass(oss.StorageClassType(cp.Headers.StorageClass)))
 	}
-	return opts
+	return append(opts, cp.Headers.sseOptions()...)
 }
 
 // Copy copies an object inside OSS without moving its data through this machine: one

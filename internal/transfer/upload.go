@@ -32,6 +32,23 @@ type Headers struct {
 	ACL string
 	// StorageClass is the storage class ("" keeps the bucket's).
 	StorageClass string
+	// SSE asks for server-side encryption at rest: "AES256" (SSE-OSS) or
+	// "KMS" (SSE-KMS); "" leaves it to the bucket's default encryption.
+	SSE string
+	// SSEKeyID is the KMS key of SSE-KMS ("" means the default managed key).
+	SSEKeyID string
+}
+
+// sseOptions returns the server-side encryption request headers.
+func (h Headers) sseOptions() []oss.Option {
+	if h.SSE == "" {
+		return nil
+	}
+	opts := []oss.Option{oss.ServerSideEncryption(h.SSE)}
+	if h.SSEKeyID != "" {
+		opts = append(opts, oss.ServerSideEncryptionKeyID(h.SSEKeyID))
+	}
+	return opts
 }
 
 // uploadOptions returns the request options for a new object; names give the extension used
@@ -49,7 +66,7 @@ func (h Headers) uploadOptions(names ...string) []oss.Option {
 	if h.StorageClass != "" {
 		opts = append(opts, oss.ObjectStorageClass(oss.StorageClassType(h.StorageClass)))
 	}
-	return opts
+	return append(opts, h.sseOptions()...)
 }
 
 // Upload is one local file to one object.

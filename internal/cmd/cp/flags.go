@@ -18,6 +18,9 @@ import (
 // ObjectACLs are the values of --acl.
 var ObjectACLs = []string{"private", "public-read", "public-read-write", "default"}
 
+// SSEAlgorithms are the values of --sse.
+var SSEAlgorithms = []string{"AES256", "KMS"}
+
 // StorageClasses are the values of --storage-class.
 var StorageClasses = []string{"Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"}
 
@@ -36,6 +39,8 @@ type TransferFlags struct {
 	// Meta, ACL, ContentType and StorageClass set the destination's headers.
 	Meta                           map[string]string
 	ACL, ContentType, StorageClass string
+	// SSE and SSEKeyID ask for server-side encryption of the destination.
+	SSE, SSEKeyID string
 	// Rules are the --include/--exclude/--exclude-from rules in command-line order.
 	Rules []transfer.Rule
 	// Retry is the retry policy (zero: the engine's default).
@@ -104,6 +109,8 @@ func (t *TransferFlags) Register(cmd *cobra.Command, filters bool) {
 	fl.StringArrayVar(&t.meta, "meta", nil, "user metadata `NAME:VALUE` for the destination (repeatable)")
 	cmdutil.StringEnumFlag(cmd, &t.ACL, "acl", "", "", ObjectACLs, "object ACL of the destination")
 	cmdutil.StringEnumFlag(cmd, &t.StorageClass, "storage-class", "", "", StorageClasses, "storage class of the destination")
+	cmdutil.StringEnumFlag(cmd, &t.SSE, "sse", "", "", SSEAlgorithms, "server-side encryption at rest of the destination (default: the bucket's)")
+	fl.StringVar(&t.SSEKeyID, "sse-key-id", "", "KMS key (`id`, alias/NAME or ARN) for --sse KMS (default: the account's managed key)")
 	fl.StringVar(&t.ContentType, "content-type", "", "Content-Type of the destination (default: from the file extension)")
 	if filters {
 		fl.Var(&ruleValue{include: true, rules: &t.Rules}, "include", "copy only paths matching this glob `pattern` (repeatable; see FILTERS)")
@@ -173,7 +180,10 @@ func (t *TransferFlags) Parse() error {
 	if t.Meta, err = transfer.ParseMeta(t.meta); err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
-	if strings.ContainsAny(t.ContentType, "\r\n") {
+	if t.SSEKeyID != "" && t.SSE != "KMS" {
+		return cmdutil.FlagErrorf("--sse-key-id needs --sse KMS")
+	}
+	if strings.ContainsAny(t.ContentType+t.SSEKeyID, "\r\n") {
 		return cmdutil.FlagErrorf("invalid --content-type")
 	}
 	if _, err := transfer.NewFilter(t.Rules); err != nil {
@@ -184,12 +194,13 @@ func (t *TransferFlags) Parse() error {
 
 // HeadersSet reports whether a destination header flag was given.
 func (t *TransferFlags) HeadersSet() bool {
-	return len(t.Meta) > 0 || t.ACL != "" || t.ContentType != "" || t.StorageClass != ""
+	return len(t.Meta) > 0 || t.ACL != "" || t.ContentType != "" || t.StorageClass != "" || t.SSE != ""
 }
 
 // Headers returns the destination headers.
 func (t *TransferFlags) Headers() transfer.Headers {
-	return transfer.Headers{ContentType: t.ContentType, Meta: t.Meta, ACL: t.ACL, StorageClass: t.StorageClass}
+	return transfer.Headers{ContentType: t.ContentType, Meta: t.Meta, ACL: t.ACL, StorageClass: t.StorageClass,
+		SSE: t.SSE, SSEKeyID: t.SSEKeyID}
 }
 
 // Filter returns the compiled include/exclude rules (nil: everything).
