@@ -67,7 +67,7 @@ const (
 	headerAuthorization = "Authorization"
 	headerDate          = "Date"
 	headerOSSDate       = "X-Oss-Date"
-	headerSecurityToken = "X-Oss-Security-Token"
+	headerSecurityToken = "X-Oss-Security-Token" //nolint:gosec // G101: a header name, not a credential
 	headerContentSHA256 = "X-Oss-Content-Sha256"
 
 	qV1AccessKeyID   = "OSSAccessKeyId"
@@ -75,12 +75,12 @@ const (
 	qV1Signature     = "Signature"
 	qSecurityToken   = "security-token"
 	qSignatureVer    = "x-oss-signature-version"
-	qV4Credential    = "x-oss-credential"
+	qV4Credential    = "x-oss-credential" //nolint:gosec // G101: a parameter name, not a credential
 	qV4Date          = "x-oss-date"
 	qExpires         = "x-oss-expires"
 	qSignature       = "x-oss-signature"
 	qAdditional      = "x-oss-additional-headers"
-	qOSSSecToken     = "x-oss-security-token"
+	qOSSSecToken     = "x-oss-security-token" //nolint:gosec // G101: a parameter name, not a credential
 	qV2AccessKeyID   = "x-oss-access-key-id"
 	algorithmV4      = "OSS4-HMAC-SHA256"
 	algorithmV2      = "OSS2"

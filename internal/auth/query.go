@@ -135,7 +135,7 @@ func writeEscaped(b *strings.Builder, s string, keepSlash bool) {
 // escape returns s RFC 3986-encoded.
 func escape(s string, keepSlash bool) string {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !unreserved[c] && !(keepSlash && c == '/') {
+		if c := s[i]; !unreserved[c] && (!keepSlash || c != '/') {
 			var b strings.Builder
 			b.Grow(len(s) + 16)
 			writeEscaped(&b, s, keepSlash)

@@ -2,7 +2,7 @@ package auth
 
 import (
 	"crypto/hmac"
-	"crypto/sha1"
+	"crypto/sha1" //nolint:gosec // G505: OSS V1 signatures are HMAC-SHA1 by protocol
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"

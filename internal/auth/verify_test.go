@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -144,9 +145,13 @@ func TestBadPresignParameters(t *testing.T) {
 	}
 }
 
+// wantCodeQuiet returns err's *Error, or nil when it has none.
 func wantCodeQuiet(err error) *Error {
-	ae, _ := err.(*Error)
-	return ae
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return nil
 }
 
 func TestHeaderAuthConflicts(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aliyun/aliyun-oss-go-sdk/oss"
-
 	"github.com/ossctl/ossctl/internal/cmdutil"
 	"github.com/ossctl/ossctl/internal/iostreams"
 	"github.com/ossctl/ossctl/internal/server/servertest"
@@ -57,28 +55,6 @@ func (h *harness) runCtx(ctx context.Context, tty bool, args ...string) result {
 	}
 	code := Run(ctx, args, ios, env)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
-}
-
-func (h *harness) client() *oss.Client {
-	h.t.Helper()
-	c, err := oss.New(h.srv.Endpoint, h.srv.AccessKeyID, h.srv.AccessKeySecret)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return c
-}
-
-func (h *harness) put(bucket string, keys ...string) {
-	h.t.Helper()
-	b, err := h.client().Bucket(bucket)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, k := range keys {
-		if err := b.PutObject(k, strings.NewReader("data of "+k)); err != nil {
-			h.t.Fatalf("putting %q: %v", k, err)
-		}
-	}
 }
 
 func expectCode(t *testing.T, r result, want int) {

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	popErrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ossctl/ossctl/internal/cmdutil"
+	"github.com/ossctl/ossctl/internal/iostreams"
 	"github.com/ossctl/ossctl/internal/output"
 )
 
@@ -144,31 +144,32 @@ func describe(err error, code int, redact func(string) string) ErrorBody {
 	return body
 }
 
-// printError reports err in text form on w.
-func printError(w io.Writer, body ErrorBody, serviceErr bool, rawOrder []detail) {
-	fmt.Fprintf(w, "ossctl: %s\n", output.Text(body.Message))
+// printError reports err in text form on stderr. Write failures are dropped (see
+// iostreams.Eprintf): stderr is the last place left to report anything.
+func printError(ios *iostreams.IOStreams, body ErrorBody, serviceErr bool, rawOrder []detail) {
+	ios.Eprintf("ossctl: %s\n", output.Text(body.Message))
 	if serviceErr {
-		fmt.Fprintf(w, "  code:       %s\n", output.Text(body.Code))
+		ios.Eprintf("  code:       %s\n", output.Text(body.Code))
 		if body.Status != 0 {
-			fmt.Fprintf(w, "  status:     %d\n", body.Status)
+			ios.Eprintf("  status:     %d\n", body.Status)
 		}
 		if body.RequestID != "" {
-			fmt.Fprintf(w, "  request id: %s\n", output.Text(body.RequestID))
+			ios.Eprintf("  request id: %s\n", output.Text(body.RequestID))
 		}
 		if body.EC != "" {
-			fmt.Fprintf(w, "  ec:         %s\n", output.Text(body.EC))
+			ios.Eprintf("  ec:         %s\n", output.Text(body.EC))
 		}
 		for _, d := range rawOrder {
 			if v, ok := body.Details[d.name]; ok {
-				fmt.Fprintf(w, "  %s: %s\n", d.name, output.Text(v))
+				ios.Eprintf("  %s: %s\n", d.name, output.Text(v))
 			}
 		}
 		if r, ok := body.Details["Recommend"]; ok && len(rawOrder) == 0 {
-			fmt.Fprintf(w, "  recommend:  %s\n", output.Text(r))
+			ios.Eprintf("  recommend:  %s\n", output.Text(r))
 		}
 	}
 	for _, h := range body.Hints {
-		fmt.Fprintf(w, "hint: %s\n", output.Text(h))
+		ios.Eprintf("hint: %s\n", output.Text(h))
 	}
 }
 
@@ -191,9 +192,9 @@ func HandleError(f *cmdutil.Factory, cmd *cobra.Command, err error) int {
 	if isService {
 		order = serverDetails(se.RawMessage)
 	}
-	printError(f.IOStreams.ErrOut, body, isService, order)
+	printError(f.IOStreams, body, isService, order)
 	if code == ExitUsage && cmd != nil {
-		fmt.Fprintf(f.IOStreams.ErrOut, "Usage: %s\nRun '%s --help' for more information.\n", cmd.UseLine(), cmd.CommandPath())
+		f.IOStreams.Eprintf("Usage: %s\nRun '%s --help' for more information.\n", cmd.UseLine(), cmd.CommandPath())
 	}
 	return code
 }

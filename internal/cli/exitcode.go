@@ -91,7 +91,7 @@ func ExitCode(err error) int {
 		}
 		return ExitError
 	case errors.As(err, &popCli):
-		if o := popCli.OriginError(); o != nil && o != err {
+		if o := popCli.OriginError(); o != nil && !errors.Is(o, err) {
 			if c := networkExitCode(o); c != 0 {
 				return c
 			}

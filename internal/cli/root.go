@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -247,7 +246,7 @@ func setupGlobals(f *cmdutil.Factory, cmd *cobra.Command) error {
 	if g.Flags != nil {
 		for _, name := range []string{"access-key-secret", "sts-token"} {
 			if g.Flags.Changed(name) {
-				fmt.Fprintf(ios.ErrOut, "warning: --%s on the command line is visible to other local users; prefer the environment or 'ossctl config'\n", name)
+				ios.Eprintf("warning: --%s on the command line is visible to other local users; prefer the environment or 'ossctl config'\n", name)
 			}
 		}
 	}

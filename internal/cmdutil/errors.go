@@ -121,11 +121,13 @@ func WithHint(err error, hints ...string) error {
 // Hints collects the hint lines attached anywhere in err's chain, outermost first.
 func Hints(err error) []string {
 	var out []string
+	// The chain is walked by hand because every HintError in it counts, not just the first
+	// that errors.As would find; each node is inspected exactly once.
 	for err != nil {
-		if h, ok := err.(*HintError); ok {
+		if h, ok := err.(*HintError); ok { //nolint:errorlint // inspecting one node of a chain walked by hand
 			out = append(out, h.Hints...)
 		}
-		switch u := err.(type) {
+		switch u := err.(type) { //nolint:errorlint // unwrapping by hand, see above
 		case interface{ Unwrap() error }:
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:

@@ -134,7 +134,7 @@ func New(ios *iostreams.IOStreams, env Env) *Factory {
 			}
 			f.Redactor.Add(cfg.Secrets()...)
 			for _, w := range cfg.Warnings {
-				fmt.Fprintf(f.IOStreams.ErrOut, "warning: %s\n", w)
+				f.IOStreams.Eprintf("warning: %s\n", w)
 			}
 		})
 		return cfg, cfgErr

@@ -84,7 +84,7 @@ func ValidateBucketName(name string) error {
 		return fmt.Errorf("invalid bucket name %q: must be 3-63 characters long", name)
 	}
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+		if !bucketNameRune(r) {
 			return fmt.Errorf("invalid bucket name %q: only lowercase letters, digits and '-' are allowed", name)
 		}
 	}
@@ -108,4 +108,10 @@ func ValidateObjectKey(key string) error {
 		return fmt.Errorf("object key must not start with %q", key[:1])
 	}
 	return nil
+}
+
+// bucketNameRune reports whether r may appear in a bucket name: a lowercase letter, a digit or
+// '-'.
+func bucketNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-'
 }

@@ -73,7 +73,7 @@ type File struct {
 // LoadFile reads the profiles file at path. A missing file yields an empty File with Exists false.
 func LoadFile(path string) (*File, error) {
 	f := &File{Path: path}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the config file the user chose (--config, $OSSCTL_CONFIG or ~)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		f.ini = ini.Empty(loadOptions())
@@ -252,7 +252,7 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
 	if runtime.GOOS != "windows" {
-		if d, derr := os.Open(dir); derr == nil {
+		if d, derr := os.Open(dir); derr == nil { //nolint:gosec // G304: the directory of the config file just written
 			_ = d.Sync()
 			_ = d.Close()
 		}

@@ -22,7 +22,7 @@ const (
 	KeyEndpoint        Key = "endpoint"
 	KeyRegion          Key = "region"
 	KeyAccessKeyID     Key = "access_key_id"
-	KeyAccessKeySecret Key = "access_key_secret"
+	KeyAccessKeySecret Key = "access_key_secret" //nolint:gosec // G101: the name of a setting, not a secret
 	KeySTSToken        Key = "sts_token"
 	KeySignVersion     Key = "sign_version"
 	KeyPathStyle       Key = "path_style"

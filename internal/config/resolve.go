@@ -407,7 +407,7 @@ func ossutilLayer(in Inputs) (layer, string, string) {
 	if path == "" {
 		return l, "", ""
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the user's ossutil config file, read on purpose
 	if errors.Is(err, fs.ErrNotExist) {
 		return l, "", ""
 	}

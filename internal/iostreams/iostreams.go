@@ -140,7 +140,7 @@ func (s *IOStreams) reader() *bufio.Reader {
 // nothing at all was read.
 func (s *IOStreams) ReadLine() (string, error) {
 	line, err := s.reader().ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
@@ -149,9 +149,9 @@ func (s *IOStreams) ReadLine() (string, error) {
 // Prompt writes label to stderr and reads one line of answer. An empty answer returns def.
 func (s *IOStreams) Prompt(label, def string) (string, error) {
 	if def != "" {
-		fmt.Fprintf(s.ErrOut, "%s [%s]: ", label, def)
+		s.Eprintf("%s [%s]: ", label, def)
 	} else {
-		fmt.Fprintf(s.ErrOut, "%s: ", label)
+		s.Eprintf("%s: ", label)
 	}
 	ans, err := s.ReadLine()
 	if err != nil {
@@ -168,11 +168,11 @@ func (s *IOStreams) Prompt(label, def string) (string, error) {
 // otherwise (a pipe) it reads one line. The value is never echoed.
 func (s *IOStreams) ReadPassword(label string) (string, error) {
 	if label != "" {
-		fmt.Fprintf(s.ErrOut, "%s: ", label)
+		s.Eprintf("%s: ", label)
 	}
 	if f, ok := s.In.(*os.File); ok && s.stdinTTY && s.passwordFn != nil {
 		b, err := s.passwordFn(int(f.Fd()))
-		fmt.Fprintln(s.ErrOut)
+		s.Eprintln()
 		if err != nil {
 			return "", fmt.Errorf("reading secret: %w", err)
 		}
@@ -180,7 +180,7 @@ func (s *IOStreams) ReadPassword(label string) (string, error) {
 	}
 	line, err := s.ReadLine()
 	if label != "" && s.stderrTTY {
-		fmt.Fprintln(s.ErrOut)
+		s.Eprintln()
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading secret: %w", err)
@@ -208,7 +208,7 @@ func (s *IOStreams) NewProgressBar(total int64, desc string) *progressbar.Progre
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionOnCompletion(func() {
 			if visible {
-				fmt.Fprintln(w)
+				_, _ = fmt.Fprintln(w) // the bar's own writes to stderr are unchecked too
 			}
 		}),
 	)

@@ -121,7 +121,9 @@ func (p *Printer) Status(format string, args ...any) {
 	if p.IsJSON() || p.io.IsQuiet() || !p.io.IsStdoutTTY() {
 		return
 	}
-	fmt.Fprintf(p.io.Out, format, args...)
+	// Status lines are chatter for a person at a terminal; the data result (or its absence)
+	// is what scripts rely on, so a failed write here does not fail the command.
+	_, _ = fmt.Fprintf(p.io.Out, format, args...)
 }
 
 // Size renders a byte count: "1.2 MiB" on a terminal, "1258291" when piped.
@@ -238,13 +240,24 @@ func (t *Table) Render() error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	sw := iostreams.NewStickyWriter(tw)
 	if len(t.headers) > 0 {
-		fmt.Fprintln(tw, strings.Join(t.headers, "\t"))
+		sw.Println(strings.Join(t.headers, "\t"))
 	}
 	for _, r := range t.rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		sw.Println(strings.Join(r, "\t"))
 	}
-	if err := tw.Flush(); err != nil {
+	return flushTab(tw, sw)
+}
+
+// flushTab flushes tw after the rows written to it through sw, and reports the first failure
+// of either.
+func flushTab(tw *tabwriter.Writer, sw *iostreams.StickyWriter) error {
+	err := sw.Err()
+	if err == nil {
+		err = tw.Flush()
+	}
+	if err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	return nil
@@ -274,13 +287,11 @@ func (p *Printer) Fields(fields []Field) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
+	sw := iostreams.NewStickyWriter(tw)
 	for _, f := range fields {
-		fmt.Fprintf(tw, "%s:\t%s\n", f.Name, Text(f.Value))
+		sw.Printf("%s:\t%s\n", f.Name, Text(f.Value))
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("writing output: %w", err)
-	}
-	return nil
+	return flushTab(tw, sw)
 }
 
 // Column describes one column of a streaming list.

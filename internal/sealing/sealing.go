@@ -346,7 +346,8 @@ func (k *Keyring) Rotate() (uint32, error) {
 	return next, nil
 }
 
-// ErrPrimary: the primary key version cannot be retired.
+// ErrPrimary is returned by Retire for the primary key version, which cannot
+// be retired.
 var ErrPrimary = errors.New("sealing: the primary master key version cannot be retired")
 
 // Retire removes key version v from the keyring and persists the key file

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ossctl/ossctl/internal/auth"
@@ -113,8 +114,11 @@ func denied(action, why string) *apiError {
 // denial for the access log.
 func (rc *reqCtx) allow(action string, b *store.Bucket, key string, obj *store.Object) error {
 	err := rc.s.authorize(rc.principal, action, b, key, obj)
-	if err != nil {
-		rc.denyWhy = err.(*apiError).Message
+	var ae *apiError
+	if errors.As(err, &ae) {
+		rc.denyWhy = ae.Message
+	} else if err != nil {
+		rc.denyWhy = err.Error()
 	}
 	return err
 }

@@ -319,7 +319,7 @@ func (rc *reqCtx) copyThrough(src copySource, dst *store.Object, sp *sseSpec, fo
 	if err != nil {
 		return rc.storeWriteError(err, "opening copy source of")
 	}
-	defer rd.Close()
+	defer rc.closeReader(rd)
 	if err := rc.copyConditions(so); err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func (rc *reqCtx) toAPIError(err error) (e *apiError, fault bool) {
 			e.EC = knownEC[e.Code]
 		}
 		if authErr.Code == "SignatureDoesNotMatch" {
-			e.with("StringToSign", authErr.StringToSign).
+			e = e.with("StringToSign", authErr.StringToSign).
 				with("SignatureProvided", authErr.SignatureProvided).
 				with("StringToSignBytes", hexBytes(authErr.StringToSign))
 		}

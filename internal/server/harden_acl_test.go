@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -18,9 +17,8 @@ import (
 // (objects, listings, symlinks), public-read-write also writing (PUT,
 // DELETE, append, symlink, multipart). Bucket and object ACL reads and
 // writes, bucket info/stat/location and bucket deletion stay with the owner
-// whatever the ACL (as OSS).
-type aclCase struct{ bucket, object string }
-
+// whatever the ACL (as OSS). effectiveACL is the ACL that applies to an
+// object.
 func effectiveACL(bucket, object string) string {
 	if object == "" || object == "default" {
 		return bucket
@@ -213,7 +211,7 @@ func mustStillBe(t *testing.T, b *oss.Bucket, key, want string) {
 }
 
 // errorCodeOf extracts the Code of an error response (body or x-oss-err).
-func errorCodeOf(t *testing.T, resp *http.Response, body []byte) string {
+func errorCodeOf(t *testing.T, resp *rawResponse, body []byte) string {
 	t.Helper()
 	doc := body
 	if len(doc) == 0 {

@@ -376,7 +376,7 @@ func TestHardenHeaderLimits(t *testing.T) {
 
 func TestHardenDuplicateHeaders(t *testing.T) {
 	_, raw, b := rawSetup(t)
-	send := func(key string, extra string) (*http.Response, []byte) {
+	send := func(key string, extra string) (*rawResponse, []byte) {
 		t.Helper()
 		rq := raw.build(rawReq{method: "PUT", bucket: "raw-bkt", key: key, body: []byte("data")})
 		// Insert the extra header lines right after the request line.
@@ -406,7 +406,7 @@ func TestHardenDuplicateHeaders(t *testing.T) {
 	// Repeats signed the way the v2 SDK canonicalizes them (comma-joined)
 	// are accepted. Identical repeats are harmless; repeated user metadata
 	// headers become one comma-joined value.
-	sendRepeated := func(key, name string, vals ...string) (*http.Response, []byte) {
+	sendRepeated := func(key, name string, vals ...string) (*rawResponse, []byte) {
 		t.Helper()
 		joined := strings.Join(vals, ",")
 		rq := raw.build(rawReq{method: "PUT", bucket: "raw-bkt", key: key, body: []byte("data"),

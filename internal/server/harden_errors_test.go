@@ -97,7 +97,7 @@ func TestHardenEveryResponseIdentified(t *testing.T) {
 		resp, body := raw.do(t, tc.req)
 		e := wantRawError(t, resp, body, tc.status, tc.code)
 		wantRequestID(t, tc.name, resp.Header)
-		if e.Message == "" || e.HostId == "" {
+		if e.Message == "" || e.HostID == "" {
 			t.Fatalf("%s: error without Message/HostId: %+v", tc.name, e)
 		}
 		if tc.req.method == "HEAD" && len(body) != 0 {
@@ -336,7 +336,10 @@ func (f *fuzzEnv) serve(t testing.TB, rq rawReq) {
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		// A POP RPC request (Action and Version on the service root) is
 		// answered by the built-in KMS in its own JSON error format.
-		var e struct{ Code, Message, RequestId string }
+		var e struct {
+			Code, Message string
+			RequestID     string `json:"RequestId"`
+		}
 		if err := json.Unmarshal(body, &e); err != nil || e.Code == "" || e.Message == "" {
 			t.Fatalf("%s: %d with an unparsable POP error %q", what, res.StatusCode, body)
 		}
@@ -356,10 +359,10 @@ func (f *fuzzEnv) serve(t testing.TB, rq rawReq) {
 	if err := xml.Unmarshal(doc, &e); err != nil {
 		t.Fatalf("%s: %d with an unparsable error document %q", what, res.StatusCode, doc)
 	}
-	if e.Code == "" || e.Message == "" || e.HostId == "" || e.RequestId != res.Header.Get("x-oss-request-id") {
+	if e.Code == "" || e.Message == "" || e.HostID == "" || e.RequestID != res.Header.Get("x-oss-request-id") {
 		t.Fatalf("%s: incomplete error document %+v", what, e)
 	}
-	if res.StatusCode >= 500 && !(res.StatusCode == 501 && e.Code == "NotImplemented") {
+	if res.StatusCode >= 500 && (res.StatusCode != 501 || e.Code != "NotImplemented") {
 		t.Fatalf("%s: %d %s: %s", what, res.StatusCode, e.Code, e.Message)
 	}
 }

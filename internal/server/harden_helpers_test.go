@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"bufio"
-	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,12 +84,6 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 }
 
 // response reads one response (its body fully).
-func (c *rawConn) response(method string) (*http.Response, []byte, error) {
-	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp, body, err
+func (c *rawConn) response(method string) (*rawResponse, []byte, error) {
+	return readRawResponse(c.br, method)
 }

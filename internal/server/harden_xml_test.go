@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -172,7 +171,7 @@ func TestHardenMalformedXMLKeepsState(t *testing.T) {
 // streamChunked sends req with body as one chunked stream while reading
 // the response concurrently (the server may answer, and stop reading,
 // before the upload ends).
-func streamChunked(t *testing.T, raw rawEnv, req rawReq, body []byte) (*http.Response, []byte) {
+func streamChunked(t *testing.T, raw rawEnv, req rawReq, body []byte) (*rawResponse, []byte) {
 	t.Helper()
 	req.noLength = true
 	if req.header == nil {

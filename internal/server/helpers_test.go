@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash/crc64"
 	"io"
 	"math/rand/v2"
@@ -252,7 +253,7 @@ func newRawEnv(env *servertest.Env) rawEnv {
 }
 
 // doBytes sends raw bytes over TCP (optionally half-closing) and parses the response.
-func (env rawEnv) doBytes(t testing.TB, method string, raw []byte, halfClose ...bool) (*http.Response, []byte) {
+func (env rawEnv) doBytes(t testing.TB, method string, raw []byte, halfClose ...bool) (*rawResponse, []byte) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", env.addr, 5*time.Second)
 	if err != nil {
@@ -266,31 +267,53 @@ func (env rawEnv) doBytes(t testing.TB, method string, raw []byte, halfClose ...
 	if len(halfClose) > 0 && halfClose[0] {
 		_ = conn.(*net.TCPConn).CloseWrite()
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	resp, body, err := readRawResponse(bufio.NewReader(conn), method)
 	if err != nil {
 		t.Fatalf("read response: %v", err)
 	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	resp.Body.Close()
 	return resp, body
 }
 
-func (env rawEnv) do(t testing.TB, req rawReq) (*http.Response, []byte) {
+// rawResponse is the head of a response whose body has been read in full
+// and closed.
+type rawResponse struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+}
+
+// readRawResponse reads one response to a method request from br, body
+// included. On a body read error the head and the bytes read so far are
+// returned with the error.
+func readRawResponse(br *bufio.Reader, method string) (*rawResponse, []byte, error) {
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	head := &rawResponse{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return head, body, fmt.Errorf("read body: %w", err)
+	}
+	return head, body, nil
+}
+
+func (env rawEnv) do(t testing.TB, req rawReq) (*rawResponse, []byte) {
 	t.Helper()
 	return env.doBytes(t, req.method, env.build(req), req.halfClose)
 }
 
 // errorDoc is the XML error document.
 type errorDoc struct {
-	Code, Message, RequestId, HostId, EC string
-	ArgumentName, ArgumentValue          string
-	StringToSign, SignatureProvided      string
+	Code, Message, EC               string
+	RequestID                       string `xml:"RequestId"`
+	HostID                          string `xml:"HostId"`
+	ArgumentName, ArgumentValue     string
+	StringToSign, SignatureProvided string
 }
 
-func wantRawError(t testing.TB, resp *http.Response, body []byte, status int, code string) errorDoc {
+func wantRawError(t testing.TB, resp *rawResponse, body []byte, status int, code string) errorDoc {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, status, body)
@@ -316,8 +339,8 @@ func wantRawError(t testing.TB, resp *http.Response, body []byte, status int, co
 	if e.Code != code {
 		t.Fatalf("code %s (%s), want %s", e.Code, e.Message, code)
 	}
-	if e.RequestId != resp.Header.Get("x-oss-request-id") {
-		t.Fatalf("RequestId %q != header %q", e.RequestId, resp.Header.Get("x-oss-request-id"))
+	if e.RequestID != resp.Header.Get("x-oss-request-id") {
+		t.Fatalf("RequestId %q != header %q", e.RequestID, resp.Header.Get("x-oss-request-id"))
 	}
 	return e
 }

@@ -112,8 +112,11 @@ func TestParseRange(t *testing.T) {
 	for _, tc := range cases {
 		got, err := parseRange(tc.spec, tc.size, tc.standard)
 		status := 0
-		if err != nil {
-			status = err.(*apiError).Status
+		var ae *apiError
+		if errors.As(err, &ae) {
+			status = ae.Status
+		} else if err != nil {
+			t.Fatalf("parseRange(%q): %v is not an *apiError", tc.spec, err)
 		}
 		if status != tc.want.status || (status == 0 && (got.start != tc.want.start || got.length != tc.want.n || got.partial != tc.want.partial)) {
 			t.Errorf("parseRange(%q, %d, %v) = %+v, %d; want %+v", tc.spec, tc.size, tc.standard, got, status, tc.want)
@@ -192,7 +195,8 @@ func TestDecodeXML(t *testing.T) {
 		`<?xml version="1.0" encoding="ISO-8859-1"?><Root/>`,
 		"<Root>" + strings.Repeat("<A>", maxXMLDepth) + strings.Repeat("</A>", maxXMLDepth) + "</Root>"}
 	for _, s := range bad {
-		if err := decodeXML([]byte(s), &v); err == nil || err.(*apiError).Code != "MalformedXML" {
+		var ae *apiError
+		if err := decodeXML([]byte(s), &v); !errors.As(err, &ae) || ae.Code != "MalformedXML" {
 			t.Errorf("decodeXML(%.80q) = %v, want MalformedXML", s, err)
 		}
 	}

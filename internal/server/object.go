@@ -382,7 +382,7 @@ func (rc *reqCtx) openForRead(b *store.Bucket, data bool) (*store.Object, *store
 		}
 		e := errNoSuchKey(rc.key)
 		if err == nil {
-			e.withHeader("x-oss-delete-marker", "true")
+			e = e.withHeader("x-oss-delete-marker", "true")
 		}
 		return nil, nil, nil, e
 	}
@@ -450,7 +450,7 @@ func (rc *reqCtx) getObject() error {
 		return err
 	}
 	if rd != nil {
-		defer rd.Close()
+		defer rc.closeReader(rd)
 	}
 	if st := preconditions(rc.r.Header, obj.ETag, obj.Modified, ""); st != 0 {
 		if st == http.StatusNotModified {

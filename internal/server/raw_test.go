@@ -308,7 +308,7 @@ func TestRawListEncodingURL(t *testing.T) {
 	}
 	resp, body = raw.do(t, rawReq{method: "GET", bucket: "raw-bkt", sub: "prefix=a"})
 	s = string(body)
-	if strings.Contains(s, "EncodingType") || !strings.Contains(s, "<Key>a+b</Key>") || !strings.Contains(s, "<Key>a b</Key>") {
+	if resp.StatusCode != 200 || strings.Contains(s, "EncodingType") || !strings.Contains(s, "<Key>a+b</Key>") || !strings.Contains(s, "<Key>a b</Key>") {
 		t.Fatalf("raw listing:\n%s", s)
 	}
 	resp, body = raw.do(t, rawReq{method: "GET", bucket: "raw-bkt", sub: "list-type=2&continuation-token=%%%"})

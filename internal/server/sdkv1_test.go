@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -449,11 +450,7 @@ func TestV1CopyAppendSymlink(t *testing.T) {
 }
 
 func asServiceError(err error, se *oss.ServiceError) bool {
-	e, ok := err.(oss.ServiceError)
-	if ok {
-		*se = e
-	}
-	return ok
+	return errors.As(err, se)
 }
 
 func TestV1DeleteMultipleWeirdKeys(t *testing.T) {

@@ -6,11 +6,13 @@ package server
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -155,12 +157,20 @@ func (rc *reqCtx) hostID() string {
 	return "localhost"
 }
 
+// closeReader closes a store reader once the response no longer needs it.
+// Closing read-only blob files cannot change a response that is already
+// decided, so a failure is logged rather than returned.
+func (rc *reqCtx) closeReader(rd io.Closer) {
+	if err := rd.Close(); err != nil {
+		rc.s.log.Warn("closing object reader", "request_id", rc.requestID, "bucket", rc.bucket, "key", rc.key, "err", err)
+	}
+}
+
 // newRequestID returns 24 uppercase hex characters: 4 bytes of Unix time
 // and 8 random bytes, like the ids OSS issues.
 func newRequestID(now time.Time) string {
 	var b [12]byte
-	t := uint32(now.Unix())
-	b[0], b[1], b[2], b[3] = byte(t>>24), byte(t>>16), byte(t>>8), byte(t)
+	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()&math.MaxUint32)) // low 32 bits, as OSS
 	_, _ = rand.Read(b[4:])
 	return strings.ToUpper(hex.EncodeToString(b[:]))
 }
@@ -187,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	defer func() {
 		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
 			s.log.Error("panic serving request", "request_id", rc.requestID, "method", r.Method,

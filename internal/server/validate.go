@@ -19,7 +19,7 @@ func checkBucketName(name string) error {
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		if !bucketNameByte(c) {
 			return bad()
 		}
 	}
@@ -224,4 +224,10 @@ func checkSingularHeaders(h http.Header) error {
 		}
 	}
 	return nil
+}
+
+// bucketNameByte reports whether c may appear in a bucket name: a lowercase
+// letter, a digit or '-'.
+func bucketNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 }

@@ -137,11 +137,11 @@ func (s *Store) DeleteBucket(name string, check func(b *Bucket) error) error {
 	})
 }
 
-// ListBuckets returns up to max buckets with names > marker and the given
-// prefix, in name order, and whether more remain. max <= 0 means 1000.
-func (s *Store) ListBuckets(prefix, marker string, max int) ([]Bucket, bool, error) {
-	if max <= 0 {
-		max = 1000
+// ListBuckets returns up to limit buckets with names > marker and the given
+// prefix, in name order, and whether more remain. limit <= 0 means 1000.
+func (s *Store) ListBuckets(prefix, marker string, limit int) ([]Bucket, bool, error) {
+	if limit <= 0 {
+		limit = 1000
 	}
 	var (
 		out       []Bucket
@@ -154,7 +154,7 @@ func (s *Store) ListBuckets(prefix, marker string, max int) ([]Bucket, bool, err
 			start = m
 		}
 		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
-			if len(out) == max {
+			if len(out) == limit {
 				truncated = true
 				break
 			}

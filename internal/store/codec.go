@@ -51,7 +51,7 @@ func (e *encoder) str(s string) {
 
 func (e *encoder) time(t time.Time) {
 	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
+	e.uvarint(uint64(t.Nanosecond())) //nolint:gosec // G115: Nanosecond is in [0, 999999999]
 }
 
 func (e *encoder) strMap(m map[string]string) {

@@ -257,7 +257,7 @@ func TestGroupCommitIsolatesFailingOps(t *testing.T) {
 				check = func(*Object) error { return veto } // clean failure
 			}
 			b, _ := s.NewBlob()
-			_, _ = b.Write([]byte(fmt.Sprint("value", i)))
+			_, _ = fmt.Fprint(b, "value", i)
 			_, results[i] = s.PutObject(ctx, "bkt1", &Object{Key: fmt.Sprint("k", i)}, b, check)
 		}()
 	}

@@ -102,7 +102,7 @@ func crcOf(data []byte) uint64 { return crc64.Checksum(data, crcTable) }
 func blobFiles(t testing.TB, s *Store) []string {
 	t.Helper()
 	var out []string
-	err := filepath.WalkDir(filepath.Join(s.Dir(), "blobs"), func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(s.Dir(), "blobs"), func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

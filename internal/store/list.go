@@ -69,9 +69,9 @@ func commonPrefix(key, prefix, delim []byte) []byte {
 // MaxKeys <= 0 means 1000. Delete markers and undecodable records are
 // skipped.
 func (s *Store) ListObjects(bucket string, opts ListOptions) (*ListResult, error) {
-	max := opts.MaxKeys
-	if max <= 0 {
-		max = 1000
+	limit := opts.MaxKeys
+	if limit <= 0 {
+		limit = 1000
 	}
 	res := &ListResult{}
 	err := s.view(func(tx *bolt.Tx) error {
@@ -98,7 +98,7 @@ func (s *Store) ListObjects(bucket string, opts ListOptions) (*ListResult, error
 				break
 			}
 			if cp := commonPrefix(key, prefix, delim); cp != nil {
-				if count == max {
+				if count == limit {
 					res.IsTruncated = true
 					break
 				}
@@ -114,7 +114,7 @@ func (s *Store) ListObjects(bucket string, opts ListOptions) (*ListResult, error
 			}
 			// The first record of a key is its current version.
 			if o, err := decodeObject(bucket, k, v); err == nil && !o.DeleteMarker {
-				if count == max {
+				if count == limit {
 					res.IsTruncated = true
 					break
 				}
@@ -124,7 +124,9 @@ func (s *Store) ListObjects(bucket string, opts ListOptions) (*ListResult, error
 			}
 			// Skip the key's other versions.
 			kp := len(key) + 1
-			for k, v = c.Next(); k != nil && len(k) >= kp && k[kp-1] == keySep && bytes.Equal(k[:kp-1], key); k, v = c.Next() {
+			k, v = c.Next()
+			for k != nil && len(k) >= kp && k[kp-1] == keySep && bytes.Equal(k[:kp-1], key) {
+				k, v = c.Next()
 			}
 		}
 		if res.IsTruncated {
@@ -145,9 +147,9 @@ func (s *Store) ListObjects(bucket string, opts ListOptions) (*ListResult, error
 // listing resumes after (KeyMarker, UploadIDMarker), or after every upload
 // of KeyMarker when UploadIDMarker is empty. MaxUploads <= 0 means 1000.
 func (s *Store) ListUploads(bucket string, opts UploadListOptions) (*UploadListResult, error) {
-	max := opts.MaxUploads
-	if max <= 0 {
-		max = 1000
+	limit := opts.MaxUploads
+	if limit <= 0 {
+		limit = 1000
 	}
 	res := &UploadListResult{}
 	err := s.view(func(tx *bolt.Tx) error {
@@ -177,7 +179,7 @@ func (s *Store) ListUploads(bucket string, opts UploadListOptions) (*UploadListR
 				break
 			}
 			if cp := commonPrefix(key, prefix, delim); cp != nil {
-				if count == max {
+				if count == limit {
 					res.IsTruncated = true
 					break
 				}
@@ -193,7 +195,7 @@ func (s *Store) ListUploads(bucket string, opts UploadListOptions) (*UploadListR
 			}
 			var u Upload
 			if err := unmarshalUpload(v, &u); err == nil {
-				if count == max {
+				if count == limit {
 					res.IsTruncated = true
 					break
 				}

@@ -32,14 +32,14 @@ func refList(keys []string, o ListOptions) (objs, cps []string, truncated bool, 
 		}
 		ents = append(ents, ent{k, false})
 	}
-	max := o.MaxKeys
-	if max <= 0 {
-		max = 1000
+	limit := o.MaxKeys
+	if limit <= 0 {
+		limit = 1000
 	}
-	if len(ents) > max {
+	if len(ents) > limit {
 		truncated = true
-		ents = ents[:max]
-		next = ents[max-1].s
+		ents = ents[:limit]
+		next = ents[limit-1].s
 	}
 	for _, e := range ents {
 		if e.cp {

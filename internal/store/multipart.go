@@ -18,6 +18,9 @@ const maxPartNumber = 1<<31 - 1
 // initiation time, so that IDs of one key sort in initiation order, followed
 // by 64 random bits. Uppercase hex, as OSS upload IDs are.
 func newUploadID(initiatedNanos int64) string {
+	if initiatedNanos < 0 {
+		initiatedNanos = 0 // a clock before 1970 would otherwise sort last
+	}
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(initiatedNanos))
 	_, _ = rand.Read(b[8:]) // never fails on supported platforms
@@ -209,11 +212,11 @@ func (s *Store) PutPart(ctx context.Context, bucket, key, uploadID string, n int
 	return part, nil
 }
 
-// ListParts returns parts with number > marker in order, up to max
-// (max <= 0 means 1000), and whether more remain.
-func (s *Store) ListParts(bucket, key, uploadID string, marker, max int) ([]Part, bool, error) {
-	if max <= 0 {
-		max = 1000
+// ListParts returns parts with number > marker in order, up to limit
+// (limit <= 0 means 1000), and whether more remain.
+func (s *Store) ListParts(bucket, key, uploadID string, marker, limit int) ([]Part, bool, error) {
+	if limit <= 0 {
+		limit = 1000
 	}
 	if marker < 0 {
 		marker = 0
@@ -234,7 +237,7 @@ func (s *Store) ListParts(bucket, key, uploadID string, marker, max int) ([]Part
 			return err
 		}
 		return b.forParts(uploadID, marker, func(_ []byte, p *Part) (bool, error) {
-			if len(out) == max {
+			if len(out) == limit {
 				truncated = true
 				return false, nil
 			}

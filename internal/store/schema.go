@@ -114,8 +114,12 @@ func uploadKey(key, uploadID string) []byte {
 }
 
 // partKey encodes uploadID followed by the big-endian part number, so the
-// parts of one upload are contiguous and in number order.
+// parts of one upload are contiguous and in number order. Callers validate n
+// against [0, maxPartNumber]; anything else is a programming error.
 func partKey(uploadID string, n int) []byte {
+	if n < 0 || n > maxPartNumber {
+		panic(fmt.Sprintf("store: part number %d out of range", n))
+	}
 	b := make([]byte, 0, len(uploadID)+4)
 	b = append(b, uploadID...)
 	return binary.BigEndian.AppendUint32(b, uint32(n))
@@ -154,7 +158,7 @@ func decodeRecord(data []byte, v any) error {
 }
 
 func corrupt(bucket, what string, err error) error {
-	return fmt.Errorf("%w: bucket %q %s: %v", ErrCorruptMetadata, bucket, what, err)
+	return fmt.Errorf("%w: bucket %q %s: %w", ErrCorruptMetadata, bucket, what, err)
 }
 
 func decodeObject(bucket string, k, v []byte) (*Object, error) {
@@ -182,19 +186,29 @@ func (c *bucketCounters) decode(b []byte) {
 		*c = bucketCounters{}
 		return
 	}
-	c.storage = int64(binary.BigEndian.Uint64(b[0:]))
-	c.objects = int64(binary.BigEndian.Uint64(b[8:]))
-	c.uploads = int64(binary.BigEndian.Uint64(b[16:]))
-	c.modified = int64(binary.BigEndian.Uint64(b[24:]))
+	c.storage = getInt64(b[0:])
+	c.objects = getInt64(b[8:])
+	c.uploads = getInt64(b[16:])
+	c.modified = getInt64(b[24:])
 }
 
 func (c *bucketCounters) encode() []byte {
 	b := make([]byte, 32)
-	binary.BigEndian.PutUint64(b[0:], uint64(c.storage))
-	binary.BigEndian.PutUint64(b[8:], uint64(c.objects))
-	binary.BigEndian.PutUint64(b[16:], uint64(c.uploads))
-	binary.BigEndian.PutUint64(b[24:], uint64(c.modified))
+	putInt64(b[0:], c.storage)
+	putInt64(b[8:], c.objects)
+	putInt64(b[16:], c.uploads)
+	putInt64(b[24:], c.modified)
 	return b
+}
+
+// putInt64 and getInt64 store an int64 as its big-endian two's-complement
+// bits; the uint64 conversions reinterpret bits and round-trip exactly.
+func putInt64(b []byte, v int64) {
+	binary.BigEndian.PutUint64(b, uint64(v)) //nolint:gosec // G115: bit reinterpretation, undone by getInt64
+}
+
+func getInt64(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b)) //nolint:gosec // G115: bit reinterpretation of what putInt64 stored
 }
 
 // ---- per-bucket transaction view ----

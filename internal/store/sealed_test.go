@@ -71,7 +71,7 @@ func TestSealedExtentsRoundTrip(t *testing.T) {
 		if !bytes.Equal(got, stored) {
 			t.Fatal("stored bytes differ")
 		}
-		if n, err := r.ReadPieceAt(0, make([]byte, 100), 4950); n != 50 || err != io.EOF {
+		if n, err := r.ReadPieceAt(0, make([]byte, 100), 4950); n != 50 || !errors.Is(err, io.EOF) {
 			t.Fatalf("ReadPieceAt past the end = %d, %v", n, err)
 		}
 	}

@@ -194,7 +194,7 @@ func TestObjectRoundTripSizes(t *testing.T) {
 				t.Fatalf("WriteRangeTo(%d,%d) of %d: %d %v", off, ln, n, m, err)
 			}
 			p := make([]byte, ln)
-			if m, err := r.ReadAt(p, int64(off)); m != ln || (err != nil && !(err.Error() == "EOF" && off+ln == n)) || !bytes.Equal(p, data[off:off+ln]) {
+			if m, err := r.ReadAt(p, int64(off)); m != ln || (err != nil && (!errors.Is(err, io.EOF) || off+ln != n)) || !bytes.Equal(p, data[off:off+ln]) {
 				t.Fatalf("ReadAt(%d,%d) of %d: %d %v", off, ln, n, m, err)
 			}
 		}
@@ -424,7 +424,7 @@ func TestUpdateObject(t *testing.T) {
 	wantErr(t, err, ErrInvalidArgument)
 	_, err = s.UpdateObject("bkt1", "k", "", func(o *Object) error { o.Extents = nil; return nil })
 	wantErr(t, err, ErrInvalidArgument)
-	_, err = s.UpdateObject("bkt1", "nope", "", func(o *Object) error { return nil })
+	_, err = s.UpdateObject("bkt1", "nope", "", func(*Object) error { return nil })
 	wantErr(t, err, ErrNoSuchKey)
 	if string(readObj(t, s, "bkt1", "k")) != "hello" {
 		t.Fatal("data changed")
@@ -681,7 +681,7 @@ func TestMultipart(t *testing.T) {
 		return &obj, nil
 	}
 	want := slices.Concat(parts[1], parts[2], parts[4])
-	o, err := s.CompleteUpload(ctx, "bkt1", "mp", u.UploadID, build, func(cur *Object) error { return nil })
+	o, err := s.CompleteUpload(ctx, "bkt1", "mp", u.UploadID, build, func(*Object) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +796,7 @@ func TestPutPartCopy(t *testing.T) {
 	wantErr(t, err, ErrInvalidRange)
 	_, err = s.PutPartCopy(ctx, "bkt1", "src", "", 0, 10, "bkt1", "dst", "NOUPLOAD", 3, nil)
 	wantErr(t, err, ErrNoSuchUpload)
-	o, err := s.CompleteUpload(ctx, "bkt1", "dst", u.UploadID, func(u *Upload, parts []Part) (*Object, error) {
+	o, err := s.CompleteUpload(ctx, "bkt1", "dst", u.UploadID, func(_ *Upload, parts []Part) (*Object, error) {
 		obj := &Object{ETag: "X-2"}
 		for _, p := range parts {
 			obj.Extents = append(obj.Extents, p.Extent)

@@ -170,7 +170,7 @@ func setRecursive(opts *SetOptions, c *oss.Client, p *output.Printer) error {
 				printErr = perr
 			}
 		case e.Event == transfer.EventFailed:
-			fmt.Fprintf(opts.IO.ErrOut, "error: %s\n", output.Text(e.Error))
+			opts.IO.Eprintf("error: %s\n", output.Text(e.Error))
 		}
 	}}, func(ctx context.Context, submit transfer.Submit) error {
 		return transfer.WalkRemote(ctx, b, u.Key, func(o oss.ObjectProperties) error {
@@ -189,7 +189,7 @@ func setRecursive(opts *SetOptions, c *oss.Client, p *output.Printer) error {
 			printErr = perr
 		}
 	} else if err == nil && opts.IO.IsStderrTTY() && !opts.IO.IsQuiet() {
-		fmt.Fprintf(opts.IO.ErrOut, "Set the ACL of %d objects under %s to %s\n", sum.Done, output.Text(u.String()), opts.ACL)
+		opts.IO.Eprintf("Set the ACL of %d objects under %s to %s\n", sum.Done, output.Text(u.String()), opts.ACL)
 	}
 	switch {
 	case err != nil:

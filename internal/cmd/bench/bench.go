@@ -440,11 +440,11 @@ func run(opts *Options) (err error) {
 	cleanup := func() error {
 		cleaned = true
 		if ctx.Err() != nil && !opts.IO.IsQuiet() && !p.IsJSON() {
-			stderr(opts.IO, "Interrupted: cleaning up (press Ctrl-C again to abandon the cleanup)\n")
+			opts.IO.Eprintf("Interrupted: cleaning up (press Ctrl-C again to abandon the cleanup)\n")
 		}
 		if opts.IO.ProgressEnabled() {
-			stderr(opts.IO, "Cleaning up %s...", leftoverURL(res))
-			defer stderr(opts.IO, clearLine)
+			opts.IO.Eprintf("Cleaning up %s...", leftoverURL(res))
+			defer opts.IO.Eprintf(clearLine)
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
@@ -515,11 +515,11 @@ func run(opts *Options) (err error) {
 	if !p.IsJSON() && !opts.IO.IsQuiet() {
 		for _, o := range rep.Ops {
 			if o.Err() != nil {
-				stderr(opts.IO, "error: %s: %d failed, first: %s\n", o.Op, o.Errors, output.Text(o.FirstError))
+				opts.IO.Eprintf("error: %s: %d failed, first: %s\n", o.Op, o.Errors, output.Text(o.FirstError))
 			}
 		}
 		if cleanupErr == nil {
-			stderr(opts.IO, "%s\n", cleanupMessage(res))
+			opts.IO.Eprintf("%s\n", cleanupMessage(res))
 		}
 	}
 	switch {
@@ -536,11 +536,6 @@ func run(opts *Options) (err error) {
 
 // clearLine returns the cursor to the start of the line and erases it.
 const clearLine = "\r\x1b[K"
-
-// stderr writes chatter to stderr; a failed write to stderr has nowhere to be reported.
-func stderr(ios *iostreams.IOStreams, format string, args ...any) {
-	_, _ = fmt.Fprintf(ios.ErrOut, format, args...)
-}
 
 // ibytes renders a non-negative byte count as "1.5 MiB".
 func ibytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
@@ -565,8 +560,8 @@ func modeLabel(opts *Options) string {
 
 func measureBaseline(ctx context.Context, opts *Options, payload *bench.Payload) (bench.Baseline, error) {
 	if opts.IO.ProgressEnabled() {
-		stderr(opts.IO, "Measuring this machine's baseline (%s file)...", ibytes(opts.BaselineSize))
-		defer stderr(opts.IO, clearLine)
+		opts.IO.Eprintf("Measuring this machine's baseline (%s file)...", ibytes(opts.BaselineSize))
+		defer opts.IO.Eprintf(clearLine)
 	}
 	return bench.MeasureBaseline(ctx, bench.BaselineConfig{
 		Dir: opts.BaselineDir, FileSize: opts.BaselineSize, Payload: payload, MinTime: baselineMinTime,
@@ -590,7 +585,7 @@ func startLive(ios *iostreams.IOStreams, r *bench.Runner, prefill int, opts *Opt
 		for {
 			select {
 			case <-l.done:
-				stderr(ios, clearLine)
+				ios.Eprintf(clearLine)
 				return
 			case <-t.C:
 			}
@@ -610,7 +605,7 @@ func startLive(ios *iostreams.IOStreams, r *bench.Runner, prefill int, opts *Opt
 			if w := ios.TerminalWidth(); w > 1 && len(line) >= w {
 				line = line[:w-1]
 			}
-			stderr(ios, "%s%s", clearLine, line)
+			ios.Eprintf("%s%s", clearLine, line)
 		}
 	})
 	return l

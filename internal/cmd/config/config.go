@@ -95,10 +95,9 @@ func runInteractive(opts *Options) error {
 		return err
 	}
 	if w := file.PermissionWarning(); w != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
+		opts.IO.Eprintf("warning: %s\n", w)
 	}
-	errOut := opts.IO.ErrOut
-	fmt.Fprintf(errOut, "Configuring profile %q in %s. Press Enter to keep the value in brackets.\n", profile, path)
+	opts.IO.Eprintf("Configuring profile %q in %s. Press Enter to keep the value in brackets.\n", profile, path)
 
 	var changed []string
 	ask := func(k config.Key, label string, secret bool) error {
@@ -151,7 +150,7 @@ func runInteractive(opts *Options) error {
 		}
 	}
 	if len(changed) == 0 && file.Exists {
-		fmt.Fprintln(errOut, "Nothing changed.")
+		opts.IO.Eprintln("Nothing changed.")
 		return nil
 	}
 	if err := file.Save(); err != nil {
@@ -161,7 +160,7 @@ func runInteractive(opts *Options) error {
 	if p.IsJSON() {
 		return p.JSON(SaveResult{ConfigFile: path, Profile: profile, Changed: nonNil(changed)})
 	}
-	fmt.Fprintf(errOut, "Saved profile %q to %s (mode 0600).\n", profile, path)
+	opts.IO.Eprintf("Saved profile %q to %s (mode 0600).\n", profile, path)
 	return nil
 }
 

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
@@ -63,7 +61,7 @@ func runList(opts *ListOptions) error {
 		return err
 	}
 	if w := file.PermissionWarning(); w != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
+		opts.IO.Eprintf("warning: %s\n", w)
 	}
 	p := opts.Printer()
 	t := p.Table("", "PROFILE", "ENDPOINT", "REGION", "ACCESS KEY ID")
@@ -89,7 +87,7 @@ func runList(opts *ListOptions) error {
 	}
 	if t.Len() == 0 {
 		if !opts.IO.IsQuiet() {
-			fmt.Fprintf(opts.IO.ErrOut, "no profiles in %s; run 'ossctl config' to create one\n", path)
+			opts.IO.Eprintf("no profiles in %s; run 'ossctl config' to create one\n", path)
 		}
 		return nil
 	}

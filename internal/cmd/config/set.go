@@ -67,7 +67,7 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
 			} else {
 				opts.Value = args[1]
 				if ki.Secret {
-					fmt.Fprintf(opts.IO.ErrOut, "warning: a secret on the command line is visible to other local users and kept in shell history; use '%s -' to read it from stdin\n", "ossctl config set "+string(ki.Key))
+					opts.IO.Eprintf("warning: a secret on the command line is visible to other local users and kept in shell history; use '%s -' to read it from stdin\n", "ossctl config set "+string(ki.Key))
 				}
 			}
 			if runF != nil {
@@ -136,7 +136,7 @@ func runSet(opts *SetOptions) error {
 		return err
 	}
 	if w := file.PermissionWarning(); w != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s (it is about to be rewritten with mode 0600)\n", w)
+		opts.IO.Eprintf("warning: %s (it is about to be rewritten with mode 0600)\n", w)
 	}
 	ki, _ := config.Lookup(string(opts.Key))
 	changed := []string{}
@@ -171,11 +171,11 @@ func runSet(opts *SetOptions) error {
 	if !opts.IO.IsQuiet() {
 		switch {
 		case opts.Unset && len(changed) == 0:
-			fmt.Fprintf(opts.IO.ErrOut, "%s was not set in profile %q\n", ki.Key, profile)
+			opts.IO.Eprintf("%s was not set in profile %q\n", ki.Key, profile)
 		case opts.Unset:
-			fmt.Fprintf(opts.IO.ErrOut, "Removed %s from profile %q in %s\n", ki.Key, profile, path)
+			opts.IO.Eprintf("Removed %s from profile %q in %s\n", ki.Key, profile, path)
 		default:
-			fmt.Fprintf(opts.IO.ErrOut, "Set %s in profile %q in %s\n", ki.Key, profile, path)
+			opts.IO.Eprintf("Set %s in profile %q in %s\n", ki.Key, profile, path)
 		}
 	}
 	return nil

@@ -157,7 +157,7 @@ func runRewrap(opts *RewrapOptions) error {
 				}
 				e = RewrapEntry{URL: u.String(), Status: "failed", Error: err.Error()}
 				if !p.IsJSON() {
-					fmt.Fprintf(opts.IO.ErrOut, "ossctl: %s: %v\n", u, err)
+					opts.IO.Eprintf("ossctl: %s: %v\n", u, err)
 					continue
 				}
 			default:

@@ -91,7 +91,7 @@ func runCreate(opts *NameOptions) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(opts.IO.ErrOut, "Created keyring %s\n", kr.Path())
+		opts.IO.Eprintf("Created keyring %s\n", kr.Path())
 	}
 	return printKey(opts.Base, k)
 }
@@ -330,7 +330,7 @@ func runImport(opts *ImportOptions) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(opts.IO.ErrOut, "Created keyring %s\n", kr.Path())
+		opts.IO.Eprintf("Created keyring %s\n", kr.Path())
 	}
 	return printKey(opts.Base, k)
 }

@@ -2,6 +2,7 @@ package ls
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -70,9 +71,7 @@ func TestNewCmdLsFlags(t *testing.T) {
 }
 
 func asFlagError(err error, fe **cmdutil.FlagError) bool {
-	e, ok := err.(*cmdutil.FlagError)
-	*fe = e
-	return ok
+	return errors.As(err, fe)
 }
 
 // fixture starts a server with bucket bkt1 holding a small tree.

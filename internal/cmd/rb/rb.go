@@ -103,7 +103,7 @@ func run(opts *Options) error {
 	res := Result{Bucket: opts.Bucket, URL: cmdutil.OSSURL{Bucket: opts.Bucket}.String()}
 	if opts.Force {
 		if !opts.Yes {
-			fmt.Fprintf(opts.IO.ErrOut, "This deletes every object, version and incomplete upload in %s.\n", res.URL)
+			opts.IO.Eprintf("This deletes every object, version and incomplete upload in %s.\n", res.URL)
 			ans, err := opts.IO.Prompt("Type the bucket name to confirm", "")
 			if err != nil {
 				return err
@@ -130,7 +130,7 @@ func run(opts *Options) error {
 		return p.JSON(res)
 	}
 	if opts.Force && !opts.IO.IsQuiet() {
-		fmt.Fprintf(opts.IO.ErrOut, "Deleted %d objects and %d object versions, aborted %d uploads\n",
+		opts.IO.Eprintf("Deleted %d objects and %d object versions, aborted %d uploads\n",
 			res.ObjectsDeleted, res.VersionsDeleted, res.UploadsAborted)
 	}
 	p.Status("Removed bucket %s\n", res.URL)

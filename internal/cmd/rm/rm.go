@@ -138,7 +138,8 @@ func NewCmdRm(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 
 // checkConfirmable refuses a bulk removal that would need a confirmation nobody can give.
 func checkConfirmable(opts *Options) error {
-	if !(opts.Recursive || opts.Uploads) || opts.Force || opts.DryRun || opts.IO.CanPrompt() {
+	bulk := opts.Recursive || opts.Uploads
+	if !bulk || opts.Force || opts.DryRun || opts.IO.CanPrompt() {
 		return nil
 	}
 	what := "every object"
@@ -234,7 +235,7 @@ func (r *remover) report(e Entry) error {
 	}
 	switch e.Event {
 	case "failed":
-		fmt.Fprintf(r.opts.IO.ErrOut, "error: %s: %s\n", output.Text(e.URL), output.Text(e.Error))
+		r.opts.IO.Eprintf("error: %s: %s\n", output.Text(e.URL), output.Text(e.Error))
 	case "would-remove":
 		return r.p.Printf("%s\n", output.Text(e.URL))
 	case "would-abort":
@@ -433,6 +434,6 @@ func (r *remover) summary() error {
 	if r.failed > 0 {
 		msg += fmt.Sprintf(", %d failed", r.failed)
 	}
-	fmt.Fprintln(r.opts.IO.ErrOut, msg)
+	r.opts.IO.Eprintln(msg)
 	return nil
 }

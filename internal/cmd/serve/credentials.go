@@ -41,9 +41,9 @@ const (
 
 func randomString(alphabet string, n int) (string, error) {
 	var b strings.Builder
-	max := big.NewInt(int64(len(alphabet)))
+	size := big.NewInt(int64(len(alphabet)))
 	for range n {
-		i, err := rand.Int(rand.Reader, max)
+		i, err := rand.Int(rand.Reader, size)
 		if err != nil {
 			return "", err
 		}
@@ -144,7 +144,7 @@ func readRoot(path string) (*rootCredentials, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%s is readable by group or others (mode %#o); run: chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the credentials file in the data directory the user chose
 	if err != nil {
 		return nil, err
 	}
@@ -158,40 +158,49 @@ func readRoot(path string) (*rootCredentials, error) {
 	return &c, nil
 }
 
-// writeRoot writes c to path atomically with mode 0600.
+// writeRoot writes c to path atomically with mode 0600: a temporary file in
+// the same directory, synced, then renamed over path.
 func writeRoot(path string, c *rootCredentials) error {
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding credentials: %w", err)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".root-credentials-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			// Cleanup after a failure that is already being returned; closing
+			// twice or removing a missing file changes nothing.
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
 	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	renamed = true
+	// Make the rename durable. Best effort, as before: the file is in place
+	// and complete, and a failed directory sync only matters after a crash.
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the data directory the user chose
 		_ = d.Sync()
-		d.Close()
+		_ = d.Close()
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func ossctlBinary(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", binPath, "github.com/ossctl/ossctl/cmd/ossctl")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -123,7 +123,7 @@ func runRotate(ctx context.Context, opts *RotateOptions) error {
 // dataDir, optionally re-wraps every secret under the new version and
 // retires the older versions. It fails with store.ErrLocked while a
 // server runs on dataDir.
-func RotateMasterKey(ctx context.Context, dataDir string, rewrap, retire bool) (*RotateResult, error) {
+func RotateMasterKey(ctx context.Context, dataDir string, rewrap, retire bool) (res *RotateResult, err error) {
 	if _, err := os.Stat(dataDir); err != nil {
 		return nil, &cmdutil.NotFoundError{What: "data directory " + dataDir, Err: err}
 	}
@@ -136,7 +136,11 @@ func RotateMasterKey(ctx context.Context, dataDir string, rewrap, retire bool) (
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", dataDir, err)
 	}
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			res, err = nil, errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+		}
+	}()
 	kr, err := sealing.Open(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening the server master key: %w", err)
@@ -146,7 +150,7 @@ func RotateMasterKey(ctx context.Context, dataDir string, rewrap, retire bool) (
 	if err != nil {
 		return nil, fmt.Errorf("rotating the server master key: %w", err)
 	}
-	res := &RotateResult{DataDir: dataDir, PrimaryVersion: v}
+	res = &RotateResult{DataDir: dataDir, PrimaryVersion: v}
 	if rewrap {
 		if res.DataKeysMoved, err = server.RewrapDataKeys(ctx, st, kr, sealing.BlobVersion); err != nil {
 			return nil, fmt.Errorf("re-wrapping data keys (the new version is in place; run again to finish): %w", err)
@@ -169,8 +173,5 @@ func RotateMasterKey(ctx context.Context, dataDir string, rewrap, retire bool) (
 		}
 	}
 	res.RemainingVersion = kr.Versions()
-	if err := st.Close(); err != nil {
-		return nil, fmt.Errorf("closing the store: %w", err)
-	}
 	return res, nil
 }

@@ -180,7 +180,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func run(ctx context.Context, opts *Options) error {
+func run(ctx context.Context, opts *Options) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -199,7 +199,13 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("opening the store in %s: %w", opts.DataDir, err)
 	}
-	defer st.Close()
+	defer func() {
+		// On the shutdown path below the store is already closed (and a
+		// failure reported); this covers the early returns.
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+		}
+	}()
 
 	logger := newLogger(opts.IO.ErrOut, opts.LogLevel)
 	rootCred := &auth.Credential{
@@ -266,7 +272,7 @@ func run(ctx context.Context, opts *Options) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(opts.IO.ErrOut, "ossctl serve: shutting down, finishing in-flight requests")
+	opts.IO.Eprintln("ossctl serve: shutting down, finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGracePeriod)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -276,7 +282,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}
-	fmt.Fprintln(opts.IO.ErrOut, "ossctl serve: stopped")
+	opts.IO.Eprintln("ossctl serve: stopped")
 	return nil
 }
 
@@ -302,30 +308,29 @@ func purgeDeletedKeys(ctx context.Context, kms *pop.Handler, logger *slog.Logger
 // printBanner tells the user where the server is and how to reach it. The
 // secret appears only on the first start, and only on a terminal.
 func printBanner(opts *Options, endpoint string, root *rootCredentials, source credentialSource) {
-	w := opts.IO.ErrOut
-	fmt.Fprintf(w, "ossctl serve: listening on %s (data: %s)\n", endpoint, opts.DataDir)
+	opts.IO.Eprintf("ossctl serve: listening on %s (data: %s)\n", endpoint, opts.DataDir)
 	credPath := filepath.Join(opts.DataDir, credentialsFile)
 	switch source {
 	case credsEnv:
-		fmt.Fprintf(w, "root AccessKey %s from $%s\n", root.AccessKeyID, EnvRootKeyID)
+		opts.IO.Eprintf("root AccessKey %s from $%s\n", root.AccessKeyID, EnvRootKeyID)
 		return
 	case credsLoaded:
-		fmt.Fprintf(w, "root AccessKey %s (secret in %s)\n", root.AccessKeyID, credPath)
-		fmt.Fprintf(w, "point clients here with: eval \"$(ossctl serve credentials%s)\"\n", dataDirArg(opts))
+		opts.IO.Eprintf("root AccessKey %s (secret in %s)\n", root.AccessKeyID, credPath)
+		opts.IO.Eprintf("point clients here with: eval \"$(ossctl serve credentials%s)\"\n", dataDirArg(opts))
 		return
 	}
-	fmt.Fprintf(w, "\nCreated the root AccessKey pair in %s (mode 0600).\n", credPath)
-	fmt.Fprintln(w, "Point ossctl, ossutil or an OSS SDK at this server:")
-	fmt.Fprintf(w, "  export OSS_ENDPOINT=%s\n", endpoint)
-	fmt.Fprintf(w, "  export OSS_ACCESS_KEY_ID=%s\n", root.AccessKeyID)
+	opts.IO.Eprintf("\nCreated the root AccessKey pair in %s (mode 0600).\n", credPath)
+	opts.IO.Eprintln("Point ossctl, ossutil or an OSS SDK at this server:")
+	opts.IO.Eprintf("  export OSS_ENDPOINT=%s\n", endpoint)
+	opts.IO.Eprintf("  export OSS_ACCESS_KEY_ID=%s\n", root.AccessKeyID)
 	if opts.IO.IsStderrTTY() {
-		fmt.Fprintf(w, "  export OSS_ACCESS_KEY_SECRET=%s   # shown only this once\n", root.AccessKeySecret)
+		opts.IO.Eprintf("  export OSS_ACCESS_KEY_SECRET=%s   # shown only this once\n", root.AccessKeySecret)
 	} else {
-		fmt.Fprintf(w, "  export OSS_ACCESS_KEY_SECRET=...   # see %s\n", credPath)
+		opts.IO.Eprintf("  export OSS_ACCESS_KEY_SECRET=...   # see %s\n", credPath)
 	}
-	fmt.Fprintf(w, "or simply: eval \"$(ossctl serve credentials%s)\"\n", dataDirArg(opts))
-	fmt.Fprintln(w, "  ossutil: ossutil -e \"$OSS_ENDPOINT\" -i \"$OSS_ACCESS_KEY_ID\" -k \"$OSS_ACCESS_KEY_SECRET\" ls")
-	fmt.Fprintln(w)
+	opts.IO.Eprintf("or simply: eval \"$(ossctl serve credentials%s)\"\n", dataDirArg(opts))
+	opts.IO.Eprintln("  ossutil: ossutil -e \"$OSS_ENDPOINT\" -i \"$OSS_ACCESS_KEY_ID\" -k \"$OSS_ACCESS_KEY_SECRET\" ls")
+	opts.IO.Eprintln()
 }
 
 func dataDirArg(opts *Options) string {
@@ -338,9 +343,14 @@ func dataDirArg(opts *Options) string {
 
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(strings.ContainsRune("/.-_:@%+,=", r) || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		return !shellSafe(r)
 	}) < 0 {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellSafe reports whether r needs no quoting in a POSIX shell word.
+func shellSafe(r rune) bool {
+	return strings.ContainsRune("/.-_:@%+,=", r) || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }

@@ -169,7 +169,7 @@ func run(opts *Options) error {
 				printErr = perr
 			}
 		case e.Event == transfer.EventFailed && opts.Recursive:
-			fmt.Fprintf(opts.IO.ErrOut, "error: %s\n", output.Text(e.Error))
+			opts.IO.Eprintf("error: %s\n", output.Text(e.Error))
 		}
 	}}, func(ctx context.Context, submit transfer.Submit) error {
 		if !opts.Recursive {
@@ -184,11 +184,11 @@ func run(opts *Options) error {
 			printErr = perr
 		}
 	} else if err == nil && opts.Recursive && opts.IO.IsStderrTTY() && !opts.IO.IsQuiet() {
-		fmt.Fprintf(opts.IO.ErrOut, "Updated the metadata of %d objects under %s", sum.Done, output.Text(opts.URL.String()))
+		opts.IO.Eprintf("Updated the metadata of %d objects under %s", sum.Done, output.Text(opts.URL.String()))
 		if sum.Failed > 0 {
-			fmt.Fprintf(opts.IO.ErrOut, ", %d failed", sum.Failed)
+			opts.IO.Eprintf(", %d failed", sum.Failed)
 		}
-		fmt.Fprintln(opts.IO.ErrOut)
+		opts.IO.Eprintln()
 	}
 	switch {
 	case err != nil:

@@ -68,7 +68,7 @@ func NewCmdSign(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		`),
 		Args:              cmdutil.ExactArgs(1, "oss://BUCKET/KEY"),
 		ValidArgsFunction: cmdutil.CompleteOSSPaths(f, 1, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			u, err := cmdutil.ParseObjectURL(args[0])
 			if err != nil {
 				return cmdutil.FlagErrorWrap(err)
