@@ -32,6 +32,14 @@ type Checkpoint struct {
 	UploadID string `json:"uploadId,omitempty"`
 	// TempFile is the file being filled (downloads).
 	TempFile string `json:"tempFile,omitempty"`
+	// Encryption describes the client-side encryption of the transfer ("kms:alias/x+sdk" for
+	// an encrypted upload, "decrypt" for a decrypting download); other settings make the
+	// checkpoint stale.
+	Encryption string `json:"encryption,omitempty"`
+	// Envelope is an encrypted upload's envelope metadata: the data key wrapped by the master
+	// key (never the key itself), so that a resumed upload re-encrypts the missing parts with
+	// the same key.
+	Envelope map[string]string `json:"envelope,omitempty"`
 	// Parts are the parts already done.
 	Parts []CheckpointPart `json:"parts"`
 }
@@ -48,7 +56,8 @@ type CheckpointPart struct {
 // sameTarget reports whether two checkpoints describe the same transfer of the same source.
 func (c *Checkpoint) sameTarget(o *Checkpoint) bool {
 	return c.Kind == o.Kind && c.Source == o.Source && c.Destination == o.Destination &&
-		c.Size == o.Size && c.ModTime == o.ModTime && c.ETag == o.ETag && c.PartSize == o.PartSize
+		c.Size == o.Size && c.ModTime == o.ModTime && c.ETag == o.ETag && c.PartSize == o.PartSize &&
+		c.Encryption == o.Encryption
 }
 
 // checkpointFile keeps a Checkpoint on disk while parts finish. Saves are atomic (a temporary

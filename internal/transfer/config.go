@@ -68,6 +68,9 @@ type Config struct {
 	UploadLimit, DownloadLimit *Limiter
 	// Retry is the retry policy for retryable failures (zero value: DefaultRetry).
 	Retry Retry
+	// Encryption is the client-side encryption of uploads and the decryption of downloads
+	// (nil: bytes are transferred as stored).
+	Encryption *Encryption
 	// Warn receives notices that do not fail a transfer, e.g. a corrupt checkpoint that was
 	// discarded. nil drops them.
 	Warn func(msg string)

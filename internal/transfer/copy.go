@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
@@ -35,6 +36,20 @@ func copyOptions(cp Copy, multipart bool) []oss.Option {
 		meta := cp.Headers.Meta
 		if len(meta) == 0 {
 			meta = UserMeta(cp.SrcHeader)
+		} else {
+			// New metadata never drops a client-side encryption envelope: without it the copy
+			// could not be decrypted.
+			meta = maps.Clone(meta)
+			for k, v := range UserMeta(cp.SrcHeader) {
+				if isEnvelopeMeta(k) {
+					meta[k] = v
+				}
+			}
+			for k := range cp.Headers.Meta {
+				if isEnvelopeMeta(k) && UserMeta(cp.SrcHeader)[k] == "" {
+					delete(meta, k)
+				}
+			}
 		}
 		opts = append(opts, MetaOptions(meta)...)
 		if !multipart {
@@ -110,7 +125,10 @@ func (c *Config) copyMultipart(ctx context.Context, dst *oss.Bucket, cp Copy, sr
 	if err != nil {
 		return Result{}, err
 	}
-	cf := c.resumeUpload(ctx, dst, path, want)
+	cf, err := c.resumeUpload(ctx, dst, path, want, nil)
+	if err != nil {
+		return Result{}, err
+	}
 	if cf == nil {
 		var imur oss.InitiateMultipartUploadResult
 		err := c.Retry.do(ctx, func(int) error {

@@ -50,6 +50,14 @@ type Outcome struct {
 	CRC64 string
 	// Size overrides Task.Size when the real size turned out different (nil: keep it).
 	Size *int64
+	// Encrypted, Decrypted and CSEFormat report client-side encryption (see Result).
+	Encrypted, Decrypted, CSEFormat string
+}
+
+// Outcome returns the Outcome of a finished transfer: its CRC-64, size and encryption.
+func (r Result) Outcome() Outcome {
+	size := r.Size
+	return Outcome{CRC64: r.CRC64, Size: &size, Encrypted: r.Encrypted, Decrypted: r.Decrypted, CSEFormat: r.CSEFormat}
 }
 
 // Event reports one finished task. Commands print it (JSON Lines with --output json).
@@ -62,7 +70,13 @@ type Event struct {
 	CRC64       string `json:"crc64,omitempty"`
 	DurationMs  int64  `json:"durationMs"`
 	Reason      string `json:"reason,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// Encrypted is the encryption spec of a client-side encrypted upload ("kms:alias/x");
+	// Decrypted names the master key that decrypted a download; CSEFormat is "sdk" or
+	// "authenticated" with either.
+	Encrypted string `json:"encrypted,omitempty"`
+	Decrypted string `json:"decrypted,omitempty"`
+	CSEFormat string `json:"cseFormat,omitempty"`
+	Error     string `json:"error,omitempty"`
 	// Err is the task's error for failed events.
 	Err error `json:"-"`
 }
@@ -204,6 +218,7 @@ func Run(ctx context.Context, opts Options, produce func(ctx context.Context, su
 				}
 				acc.Done(e.Size)
 				e.Event, e.CRC64 = EventDone, out.CRC64
+				e.Encrypted, e.Decrypted, e.CSEFormat = out.Encrypted, out.Decrypted, out.CSEFormat
 				emit(e)
 			}
 			return nil

@@ -18,6 +18,8 @@ import (
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ossctl/ossctl/internal/cse"
 )
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
@@ -81,8 +83,13 @@ type Upload struct {
 type Result struct {
 	// CRC64 is the object's CRC-64/ECMA, verified end to end.
 	CRC64 string
-	// Size is the number of bytes of the object.
+	// Size is the number of bytes of the object (of the plaintext, for client-side encryption).
 	Size int64
+	// Encrypted is the encryption spec of a client-side encrypted upload ("kms:alias/x");
+	// Decrypted names the master key that decrypted a download ("kms:<key id>", "key:<name>").
+	Encrypted, Decrypted string
+	// CSEFormat is FormatSDK or FormatAuthenticated when Encrypted or Decrypted is set.
+	CSEFormat string
 }
 
 // Upload sends a local file. Below the threshold it is one PutObject with Content-MD5; at or
@@ -108,10 +115,19 @@ func (c *Config) Upload(ctx context.Context, u Upload, l *FileListener) (Result,
 		return Result{}, fmt.Errorf("%s is not a regular file", u.LocalPath)
 	}
 	opts := u.Headers.uploadOptions(u.LocalPath, u.Key)
-	if !c.Multipart(fi.Size()) {
+	var res Result
+	switch {
+	case c.Encryption.encrypts() && !c.Multipart(fi.Size()):
+		res, err = c.putEncrypted(ctx, b, u, f, fi, opts, l)
+	case !c.Multipart(fi.Size()):
 		return c.putFile(ctx, b, u, f, fi, opts, l)
+	default:
+		res, err = c.uploadMultipart(ctx, b, u, f, fi, opts, l)
 	}
-	return c.uploadMultipart(ctx, b, u, f, fi, opts, l)
+	if err == nil && c.Encryption.encrypts() {
+		res.Encrypted, res.CSEFormat = c.Encryption.Spec.String(), c.Encryption.format()
+	}
+	return res, err
 }
 
 // changedError explains a file that changed while it was being sent.
@@ -248,11 +264,15 @@ func partCount(size, partSize int64) int {
 
 // resumeUpload finds the multipart upload of an earlier, interrupted run of the same transfer
 // and the parts of it that OSS still holds. It returns nil when there is nothing to resume; a
-// stale checkpoint (changed source) is discarded and its upload aborted.
-func (c *Config) resumeUpload(ctx context.Context, b *oss.Bucket, path string, want Checkpoint) *checkpointFile {
+// stale checkpoint (changed source) is discarded and its upload aborted. prepare (nil for a
+// plain upload) is called with a matching checkpoint before its parts are checked: it rebuilds
+// what the upload needs (the data key of an encrypted upload) and returns the stored size of
+// part n. Its error fails the transfer and keeps the checkpoint.
+func (c *Config) resumeUpload(ctx context.Context, b *oss.Bucket, path string, want Checkpoint,
+	prepare func(old *Checkpoint) (func(n int) int64, error)) (*checkpointFile, error) {
 	old := c.loadCheckpoint(path)
 	if old == nil {
-		return nil
+		return nil, nil
 	}
 	if !old.sameTarget(&want) || old.UploadID == "" {
 		c.warn("%s changed since the interrupted transfer to %s: starting over", want.Source, want.Destination)
@@ -260,7 +280,18 @@ func (c *Config) resumeUpload(ctx context.Context, b *oss.Bucket, path string, w
 			c.abortQuietly(b, oss.InitiateMultipartUploadResult{Bucket: b.BucketName, Key: keyOf(want.Destination, b.BucketName), UploadID: old.UploadID})
 		}
 		removeQuietly(path)
-		return nil
+		return nil, nil
+	}
+	partSize := func(n int) int64 {
+		_, sz := partRange(n, old.PartSize, old.Size)
+		return sz
+	}
+	if prepare != nil {
+		ps, err := prepare(old)
+		if err != nil {
+			return nil, fmt.Errorf("resuming the interrupted transfer to %s (its checkpoint is kept): %w", want.Destination, err)
+		}
+		partSize = ps
 	}
 	imur := oss.InitiateMultipartUploadResult{Bucket: b.BucketName, Key: keyOf(want.Destination, b.BucketName), UploadID: old.UploadID}
 	server, err := listParts(ctx, b, imur)
@@ -269,37 +300,79 @@ func (c *Config) resumeUpload(ctx context.Context, b *oss.Bucket, path string, w
 			c.warn("cannot list the parts of the interrupted transfer to %s (%v): starting over", want.Destination, err)
 		}
 		removeQuietly(path)
-		return nil
+		return nil, nil
 	}
 	var keep []CheckpointPart
 	for _, p := range old.Parts {
 		sp, ok := server[p.Number]
-		_, wantSize := partRange(p.Number, old.PartSize, old.Size)
+		wantSize := partSize(p.Number)
 		if ok && sameETag(sp.ETag, p.ETag) && int64(sp.Size) == wantSize && p.Size == wantSize {
 			keep = append(keep, p)
 		}
 	}
 	cf := newCheckpointFile(path, *old)
 	cf.setParts(keep)
-	return cf
+	return cf, nil
 }
 
 func keyOf(url, bucket string) string { return strings.TrimPrefix(url, "oss://"+bucket+"/") }
 
-// uploadMultipart runs a resumable multipart upload of a file.
+// uploadMultipart runs a resumable multipart upload of a file. With client-side encryption
+// the part size is aligned to the cipher, Initiate and every UploadPart carry the envelope, and
+// each part is encrypted at its offset as it is read; the checkpoint keeps the envelope (the
+// data key wrapped by the master key, never the key itself), so a resumed upload unwraps it
+// again and re-encrypts only the missing parts, byte for byte as before.
 func (c *Config) uploadMultipart(ctx context.Context, b *oss.Bucket, u Upload, f *os.File, fi os.FileInfo, opts []oss.Option, l *FileListener) (Result, error) {
 	size := fi.Size()
+	enc := c.Encryption.encrypts()
 	ps := c.PartSizeFor(size)
+	if enc {
+		ps = cse.AlignPartSize(ps, c.Encryption.Authenticated)
+	}
 	n := partCount(size, ps)
 	dst := ossURL(u.Bucket, u.Key)
 	abs := absPath(u.LocalPath)
-	want := Checkpoint{Kind: "upload", Source: abs, Destination: dst, Size: size, ModTime: fi.ModTime().UnixNano(), PartSize: ps}
+	want := Checkpoint{Kind: "upload", Source: abs, Destination: dst, Size: size, ModTime: fi.ModTime().UnixNano(), PartSize: ps,
+		Encryption: c.Encryption.checkpointLabel()}
 	path, err := c.checkpointPath("upload", abs, dst)
 	if err != nil {
 		return Result{}, err
 	}
-	cf := c.resumeUpload(ctx, b, path, want)
+	var up *cse.Upload
+	var prepare func(old *Checkpoint) (func(int) int64, error)
+	if enc {
+		prepare = func(old *Checkpoint) (func(int) int64, error) {
+			r, err := cse.ResumeUpload(old.Envelope, c.Encryption.Keys)
+			if err != nil {
+				return nil, err
+			}
+			up = r
+			return func(n int) int64 {
+				s, err := up.PartCiphertextSize(n)
+				if err != nil {
+					return -1
+				}
+				return s
+			}, nil
+		}
+	}
+	cf, err := c.resumeUpload(ctx, b, path, want, prepare)
+	if err != nil {
+		return Result{}, err
+	}
 	if cf == nil {
+		if enc {
+			mk, err := c.Encryption.masterKey()
+			if err != nil {
+				return Result{}, err
+			}
+			up, err = cse.NewMultipartUpload(mk, cse.UploadOptions{Authenticated: c.Encryption.Authenticated, Size: size}, size, ps)
+			if err != nil {
+				return Result{}, cse.Classify(fmt.Errorf("encrypting %s: %w", u.LocalPath, err))
+			}
+			opts = append(append([]oss.Option{}, opts...), up.Options()...)
+			want.Envelope = up.Metadata()
+		}
 		var imur oss.InitiateMultipartUploadResult
 		err := c.Retry.do(ctx, func(int) error {
 			var ierr error
@@ -315,6 +388,10 @@ func (c *Config) uploadMultipart(ctx context.Context, b *oss.Bucket, u Upload, f
 			c.warn("%v: the upload will not be resumable", err)
 			cf.path = ""
 		}
+	}
+	var partOpts []oss.Option
+	if enc {
+		partOpts = up.Options()
 	}
 	imur := oss.InitiateMultipartUploadResult{Bucket: u.Bucket, Key: u.Key, UploadID: cf.cp.UploadID}
 	fail := func(err error) (Result, error) {
@@ -332,27 +409,43 @@ func (c *Config) uploadMultipart(ctx context.Context, b *oss.Bucket, u Upload, f
 	done := cf.done()
 	var pending []int
 	for i := 1; i <= n; i++ {
-		if p, ok := done[i]; ok {
-			l.Add(p.Size)
+		if _, ok := done[i]; ok {
+			_, sz := partRange(i, ps, size)
+			l.Add(sz)
 			continue
 		}
 		pending = append(pending, i)
 	}
 	err = c.runParts(ctx, pending, func(ctx context.Context, num int) error {
 		off, sz := partRange(num, ps, size)
+		bodySize := sz
+		if enc {
+			var err error
+			if bodySize, err = up.PartCiphertextSize(num); err != nil {
+				return fmt.Errorf("encrypting part %d: %w", num, err)
+			}
+		}
 		var (
 			h    http.Header
 			hsh  hash.Hash64
 			part oss.UploadPart
 		)
 		err := c.Retry.do(ctx, func(int) error {
-			m := &meter{ctx: ctx, r: io.NewSectionReader(f, off, sz), lim: c.UploadLimit, prog: l}
+			var body io.Reader = io.NewSectionReader(f, off, sz)
+			if enc {
+				var err error
+				if body, err = up.PartReader(body, num); err != nil {
+					return err
+				}
+			}
+			m := &meter{ctx: ctx, r: body, lim: c.UploadLimit, prog: l}
 			if !c.sdkCRC() {
 				hsh = crc64.New(crcTable)
 				m.hash = hsh
 			}
+			o := append(append([]oss.Option{}, partOpts...), oss.WithContext(ctx), oss.GetResponseHeader(&h))
 			var perr error
-			part, perr = b.UploadPart(imur, m, sz, num, oss.WithContext(ctx), oss.GetResponseHeader(&h))
+			part, perr = b.UploadPart(imur, m, bodySize, num, o...)
 			return perr
 		})
 		if err != nil {
@@ -362,7 +455,7 @@ func (c *Config) uploadMultipart(ctx context.Context, b *oss.Bucket, u Upload, f
 		if err != nil {
 			return err
 		}
-		return cf.add(CheckpointPart{Number: num, ETag: part.ETag, Size: sz, CRC64: crc})
+		return cf.add(CheckpointPart{Number: num, ETag: part.ETag, Size: bodySize, CRC64: crc})
 	})
 	if err != nil {
 		return fail(err)
@@ -481,6 +574,13 @@ func (c *Config) UploadStream(ctx context.Context, r io.Reader, bucket, key stri
 		return Result{}, err
 	}
 	opts := hd.uploadOptions(key)
+	if c.Encryption.encrypts() {
+		res, err := c.uploadStreamEncrypted(ctx, r, b, key, opts, l)
+		if err == nil {
+			res.Encrypted, res.CSEFormat = c.Encryption.Spec.String(), c.Encryption.format()
+		}
+		return res, err
+	}
 	ps := c.PartSizeFor(0)
 	readPart := func(size int64) ([]byte, error) {
 		buf := c.pool.get(int(size))

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ossctl/ossctl/internal/cmdutil"
+	"github.com/ossctl/ossctl/internal/config"
 	"github.com/ossctl/ossctl/internal/iostreams"
 	"github.com/ossctl/ossctl/internal/output"
 	"github.com/ossctl/ossctl/internal/transfer"
@@ -54,11 +55,16 @@ type Options struct {
 	Force     bool
 	Update    bool
 	TransferFlags
+
+	// Config resolves the profile (its encrypt setting); Keys finds client-side encryption
+	// master keys (nil: no encryption, objects downloaded as stored).
+	Config func() (*config.Resolved, error)
+	Keys   transfer.KeySource
 }
 
 // NewCmdCp builds `ossctl cp`.
 func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, OSS: f.OSSTransfer, Printer: f.Printer}
+	opts := &Options{IO: f.IOStreams, OSS: f.OSSTransfer, Printer: f.Printer, Config: f.Config}
 	cmd := &cobra.Command{
 		Use:   "cp SOURCE DESTINATION",
 		Short: "Upload, download or copy objects",
@@ -104,7 +110,7 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			the exit status is 7; --fail-fast stops at the first failure. Interrupting (Ctrl-C)
 			stops at once, keeps checkpoints, and exits 130.
 
-		`)+FilterHelp, cmdutil.ExitOK, cmdutil.ExitError, cmdutil.ExitUsage, cmdutil.ExitNotFound, cmdutil.ExitAuth,
+		`)+FilterHelp+"\n\n"+EncryptionHelp, cmdutil.ExitOK, cmdutil.ExitError, cmdutil.ExitUsage, cmdutil.ExitNotFound, cmdutil.ExitAuth,
 			cmdutil.ExitNetwork, cmdutil.ExitIntegrity, cmdutil.ExitPartial, cmdutil.ExitInterrupted),
 		Example: heredoc.Doc(`
 			# upload one file, keeping its name
@@ -126,6 +132,11 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			$ ossctl cp ./disk.img oss://my-bucket/images/ --part-size 64MiB --parallel 8 --max-upload-speed 20MiB
 
 			$ ossctl cp ./a.html oss://my-bucket/a.html --content-type text/html --meta owner:web --acl public-read
+
+			# client-side encryption under a KMS key or a local key; downloads decrypt by themselves
+			$ ossctl cp ./ledger.db oss://my-bucket/private/ --encrypt kms:alias/backups
+			$ ossctl cp -r ./keys oss://my-bucket/vault/ --encrypt key:laptop --encrypt-authenticated
+			$ ossctl cp oss://my-bucket/private/ledger.db ./
 		`),
 		Args:              cmdutil.ExactArgs(2, "SOURCE and DESTINATION"),
 		ValidArgsFunction: cmdutil.CompleteOSSPaths(f, 2, true),
@@ -142,6 +153,10 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			if len(opts.Rules) > 0 && !opts.Recursive {
 				return cmdutil.FlagErrorf("--include and --exclude apply to recursive copies (-r)")
 			}
+			if opts.Mode != Upload && opts.EncryptRequested() {
+				return cmdutil.FlagErrorf("--encrypt applies to uploads: downloads decrypt by themselves and server-side copies keep the source's encryption")
+			}
+			opts.Keys = NewKeys(f, cmd, opts.Keyring, opts.PassphraseCommand)
 			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
@@ -241,10 +256,15 @@ func run(opts *Options) error {
 	if err != nil {
 		return err
 	}
+	enc, err := opts.Encryption(opts.Mode == Upload, opts.Config, opts.Keys)
+	if err != nil {
+		return err
+	}
 	rep := NewReporter(opts.IO, opts.Printer(), "Copied")
 	rep.NoEvents = opts.ToStdout
 	c := &copier{opts: opts, client: client, rep: rep, filter: opts.Filter()}
-	c.cfg = opts.Config(client, rep.Warn)
+	c.cfg = opts.TransferFlags.Config(client, rep.Warn)
+	c.cfg.Encryption = enc
 	jobs := 1
 	if opts.Recursive {
 		jobs = opts.Jobs
@@ -358,10 +378,7 @@ func lastModified(h http.Header) time.Time {
 	return t
 }
 
-func outcome(r transfer.Result) transfer.Outcome {
-	size := r.Size
-	return transfer.Outcome{CRC64: r.CRC64, Size: &size}
-}
+func outcome(r transfer.Result) transfer.Outcome { return r.Outcome() }
 
 // ---- streams ----
 
