@@ -109,6 +109,9 @@ type BlobWriter struct {
 	state  blobState
 	err    error // sticky write error
 	sealed Extent
+	// flushed is the offset up to which writeback of the temp file has
+	// been started (see startWriteback).
+	flushed int64
 
 	// raw marks a blob made by NewSealedBlob: what is written is stored
 	// as is and not hashed; content describes what it stands for.
@@ -311,8 +314,16 @@ func (w *BlobWriter) writeFileChunk(chunk []byte, md5Done *chan struct{}) (int, 
 		w.err = fmt.Errorf("store: writing temp file: %w", err)
 		return n, w.err
 	}
+	if w.size-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.size-w.flushed)
+		w.flushed = w.size
+	}
 	return n, nil
 }
+
+// writebackChunk is how much written data a blob accumulates before its
+// writeback to disk is started.
+const writebackChunk = 8 << 20
 
 // Size returns the number of bytes written so far. Size, MD5 and CRC64
 // describe what has been written so far (for a sealed blob: the content given
