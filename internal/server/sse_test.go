@@ -333,7 +333,11 @@ func TestSSETamperedBlob(t *testing.T) {
 		t.Fatalf("record = %+v, %v", o, err)
 	}
 	id := o.Extents[0].Blob
-	path := filepath.Join(env.DataDir, "store", "blobs", id[:2], id)
+	paths, _ := filepath.Glob(filepath.Join(env.DataDir, "store", "blobs", "*", id))
+	if len(paths) != 1 {
+		t.Fatalf("blob file of %s: %v", id, paths)
+	}
+	path := paths[0]
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

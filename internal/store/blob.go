@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/md5" //nolint:gosec // MD5 is the OSS ETag and Content-MD5, not a security primitive
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/ossctl/ossctl/internal/crc64x"
 )
@@ -28,12 +30,22 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); re
 func getCopyBuf() *[]byte  { return copyBufPool.Get().(*[]byte) }
 func putCopyBuf(b *[]byte) { copyBufPool.Put(b) }
 
-// newID returns a random 128-bit identifier in lowercase hex.
+// newID returns a 128-bit identifier in lowercase hex: 64 bits of the
+// current time in nanoseconds followed by 64 random bits. The time prefix
+// makes new inline blobs sort after existing ones, so a batch of small PUTs
+// appends to the end of the inline tree instead of dirtying a page per
+// write; the random half keeps IDs unguessable and unique, and names the
+// fan-out directory (blobFan).
 func newID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano())) //nolint:gosec // a clock before 1970 only changes the sort order
+	_, _ = rand.Read(b[8:])                                          // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }
+
+// blobFan is the fan-out directory of a blob: the last two hex digits of
+// its ID, which are random.
+func blobFan(id string) string { return id[len(id)-2:] }
 
 // isBlobID reports whether name looks like an ID made by newID.
 func isBlobID(name string) bool {
@@ -49,8 +61,8 @@ func isBlobID(name string) bool {
 	return true
 }
 
-func (s *Store) blobDir(id string) string  { return filepath.Join(s.dir, "blobs", id[:2]) }
-func (s *Store) blobPath(id string) string { return filepath.Join(s.dir, "blobs", id[:2], id) }
+func (s *Store) blobDir(id string) string  { return filepath.Join(s.dir, "blobs", blobFan(id)) }
+func (s *Store) blobPath(id string) string { return filepath.Join(s.dir, "blobs", blobFan(id), id) }
 
 // syncDir fsyncs a directory so that a rename into it is durable.
 func syncDir(dir string) error {

@@ -192,7 +192,7 @@ func (s *Store) collectGarbage() error {
 			return fmt.Errorf("store: reading blob directory: %w", err)
 		}
 		for _, e := range entries {
-			if id := e.Name(); isBlobID(id) && id[:2] == fan.Name() {
+			if id := e.Name(); isBlobID(id) && blobFan(id) == fan.Name() {
 				files[id] = struct{}{}
 			}
 		}
