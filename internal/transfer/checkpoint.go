@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"sync"
 )
@@ -89,8 +90,19 @@ func (c *Config) checkpointPath(kind string, identity ...string) (string, error)
 // loadCheckpoint reads the checkpoint at path. A missing file returns nil. A corrupt file is
 // reported through warn, removed, and returns nil: the transfer starts over.
 func (c *Config) loadCheckpoint(path string) *Checkpoint {
+	cp, _ := c.loadCheckpointSalvage(path)
+	return cp
+}
+
+// uploadIDField finds a multipart upload id in checkpoint bytes that no longer parse.
+var uploadIDField = regexp.MustCompile(`"uploadId"\s*:\s*"([0-9A-Za-z._~-]{1,256})"`)
+
+// loadCheckpointSalvage is loadCheckpoint that also returns, for a corrupt checkpoint, the
+// multipart upload id that can still be read from it (""), so that the upload it started can be
+// aborted instead of being left behind on the server.
+func (c *Config) loadCheckpointSalvage(path string) (cp *Checkpoint, orphanUploadID string) {
 	if path == "" {
-		return nil
+		return nil, ""
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -98,18 +110,21 @@ func (c *Config) loadCheckpoint(path string) *Checkpoint {
 			c.warn("cannot read checkpoint %s (%v): starting the transfer over", path, err)
 			removeQuietly(path)
 		}
-		return nil
+		return nil, ""
 	}
-	var cp Checkpoint
-	if err := json.Unmarshal(data, &cp); err != nil || cp.Version != checkpointVersion || cp.Kind == "" {
+	var parsed Checkpoint
+	if err := json.Unmarshal(data, &parsed); err != nil || parsed.Version != checkpointVersion || parsed.Kind == "" {
 		if err == nil {
-			err = fmt.Errorf("unknown version %d", cp.Version)
+			err = fmt.Errorf("unknown version %d", parsed.Version)
 		}
 		c.warn("checkpoint %s is corrupt (%v): discarded it, starting the transfer over", path, err)
 		removeQuietly(path)
-		return nil
+		if m := uploadIDField.FindSubmatch(data); m != nil {
+			orphanUploadID = string(m[1])
+		}
+		return nil, orphanUploadID
 	}
-	return &cp
+	return &parsed, ""
 }
 
 func newCheckpointFile(path string, cp Checkpoint) *checkpointFile {

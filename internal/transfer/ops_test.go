@@ -380,8 +380,20 @@ func TestCorruptCheckpointRestartsCleanly(t *testing.T) {
 	if _, err := cfg.Upload(fx.cancelAfter("UploadPart", 1), u, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted upload: %v", err)
 	}
-	_, path := fx.checkpoint(t, cfg)
-	if err := os.WriteFile(path, []byte(`{"version":1,"kind":"upl`), 0o600); err != nil {
+	cp, path := fx.checkpoint(t, cfg)
+	if cp.UploadID == "" || fx.uploads(t, "bkt1") != 1 {
+		t.Fatalf("interrupted upload left upload id %q, %d uploads", cp.UploadID, fx.uploads(t, "bkt1"))
+	}
+	// Truncated mid-file (a disk problem): no longer JSON, but the upload id is still legible.
+	data2, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data2, []byte(`"parts"`))
+	if i < 0 {
+		t.Fatalf("checkpoint %s has no parts: %s", path, data2)
+	}
+	if err := os.WriteFile(path, append(data2[:i:i], `"par`...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fx.rec.after = nil
@@ -390,6 +402,9 @@ func TestCorruptCheckpointRestartsCleanly(t *testing.T) {
 	}
 	if w := fx.warnings(); !strings.Contains(w, "is corrupt") || !strings.Contains(w, path) {
 		t.Errorf("warning %q does not name the corrupt checkpoint", w)
+	}
+	if n := fx.uploads(t, "bkt1"); n != 0 {
+		t.Errorf("%d multipart uploads left behind: the corrupt checkpoint's upload was not aborted", n)
 	}
 	if !bytes.Equal(fx.get(t, "bkt1", "f.bin"), data) {
 		t.Fatal("content differs")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Bar is what Watch needs from a progress bar (a *progressbar.ProgressBar from
@@ -13,7 +15,9 @@ type Bar interface {
 	Describe(string)
 	Set64(int64) error
 	Clear() error
+	// Finish fills the bar and ends its line; Exit ends its line keeping the bar as it is.
 	Finish() error
+	Exit() error
 }
 
 // Display redraws a Bar from an Accounter until stopped. A nil *Display is valid and does
@@ -44,7 +48,7 @@ func Watch(acc *Accounter, bar Bar, interval time.Duration) *Display {
 				return
 			case <-t.C:
 				d.mu.Lock()
-				d.draw()
+				d.draw(false)
 				d.mu.Unlock()
 			}
 		}
@@ -52,25 +56,35 @@ func Watch(acc *Accounter, bar Bar, interval time.Duration) *Display {
 	return d
 }
 
-func (d *Display) draw() {
+// draw copies the accounter into the bar. Until final, the bar is kept one byte short of its
+// end: a progress bar that reaches its maximum finishes for good (it ends its line and stops
+// redrawing), while the walker may still find files and the last file may still be completing.
+func (d *Display) draw(final bool) {
 	s := d.acc.Snapshot()
 	if s.BytesPlanned != d.lastMax {
 		d.lastMax = s.BytesPlanned
 		d.bar.ChangeMax64(max(s.BytesPlanned, 1))
 	}
-	_ = d.bar.Set64(min(s.BytesTransferred, max(s.BytesPlanned, 1)))
+	// Describe before Set64: a bar that reaches its end draws its last line then.
 	desc := describe(s, d.acc.Active())
 	if desc != d.lastDesc {
 		d.lastDesc = desc
 		d.bar.Describe(desc)
 	}
+	limit := max(s.BytesPlanned, 1)
+	if !final {
+		limit--
+	}
+	_ = d.bar.Set64(min(s.BytesTransferred, limit))
 }
 
-// describe renders the bar's description: files finished of files found, and the files in
-// flight (at most two names, shortened).
+// describe renders the bar's description: files finished of files found, bytes moved of bytes
+// found, and the files in flight (at most two names, shortened). The bar itself adds the
+// percentage, the rate and the time left.
 func describe(s Stats, active []string) string {
 	finished := s.FilesDone + s.FilesSkipped + s.FilesFailed
-	desc := fmt.Sprintf("%d/%d files", finished, s.FilesPlanned)
+	desc := fmt.Sprintf("%d/%d files %s/%s", finished, s.FilesPlanned,
+		humanize.IBytes(uint64(max(s.BytesTransferred, 0))), humanize.IBytes(uint64(max(s.BytesPlanned, 0))))
 	if s.FilesFailed > 0 {
 		desc += fmt.Sprintf(" (%d failed)", s.FilesFailed)
 	}
@@ -105,8 +119,8 @@ func (d *Display) Hold() (release func()) {
 	return d.mu.Unlock
 }
 
-// Stop draws the final state, finishes the bar and stops redrawing. It may be called more than
-// once.
+// Stop draws the final state and stops redrawing. A batch whose files all finished fills the
+// bar; an interrupted one leaves it where it stopped. It may be called more than once.
 func (d *Display) Stop() {
 	if d == nil {
 		return
@@ -116,8 +130,14 @@ func (d *Display) Stop() {
 		d.wg.Wait()
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.draw()
-		_ = d.bar.Finish()
+		s := d.acc.Snapshot()
+		complete := s.FilesDone+s.FilesSkipped+s.FilesFailed >= s.FilesPlanned
+		d.draw(complete)
+		if complete {
+			_ = d.bar.Finish()
+		} else {
+			_ = d.bar.Exit()
+		}
 		d.finished = true
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,8 +179,21 @@ func TestWalkLocal(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "nowhere"), filepath.Join(root, "broken")); err != nil {
 		t.Fatal(err)
 	}
-	var rels, bad []string
+	fifo := filepath.Join(root, "fifo")
+	mkfifo(t, fifo)
+	if err := os.Symlink(fifo, filepath.Join(root, "fifolink")); err != nil {
+		t.Fatal(err)
+	}
+	var rels, bad, special []string
 	err := WalkLocal(context.Background(), root, func(f LocalFile, err error) error {
+		var nr *NotRegularError
+		if errors.As(err, &nr) {
+			if nr.Kind() != "a named pipe" || nr.Path != f.Path || !strings.Contains(nr.Error(), f.Path+" is a named pipe") {
+				t.Errorf("special file %s: %v (%s)", f.Rel, nr, nr.Kind())
+			}
+			special = append(special, f.Rel)
+			return nil
+		}
 		if err != nil {
 			bad = append(bad, f.Rel)
 			return nil
@@ -198,6 +212,9 @@ func TestWalkLocal(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"broken"}, bad); d != "" {
 		t.Errorf("errors (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"fifo", "fifolink"}, special); d != "" {
+		t.Errorf("special files reported (-want +got):\n%s", d)
 	}
 	var viaLink []string
 	if err := WalkLocal(context.Background(), filepath.Join(root, "dirlink"), func(f LocalFile, err error) error {
@@ -295,6 +312,7 @@ type fakeBar struct {
 	max, cur int64
 	desc     string
 	finished bool
+	exited   bool
 	cleared  int
 }
 
@@ -303,6 +321,7 @@ func (b *fakeBar) Describe(s string)   { b.mu.Lock(); b.desc = s; b.mu.Unlock() 
 func (b *fakeBar) Set64(n int64) error { b.mu.Lock(); b.cur = n; b.mu.Unlock(); return nil }
 func (b *fakeBar) Finish() error       { b.mu.Lock(); b.finished = true; b.mu.Unlock(); return nil }
 func (b *fakeBar) Clear() error        { b.mu.Lock(); b.cleared++; b.mu.Unlock(); return nil }
+func (b *fakeBar) Exit() error         { b.mu.Lock(); b.exited = true; b.mu.Unlock(); return nil }
 
 func TestWatch(t *testing.T) {
 	acc := &Accounter{}
@@ -313,10 +332,20 @@ func TestWatch(t *testing.T) {
 	acc.begin("dir/a.txt")
 	time.Sleep(10 * time.Millisecond)
 	bar.mu.Lock()
-	if bar.desc != "0/1 files dir/a.txt" {
+	if bar.desc != "0/1 files 40 B/100 B dir/a.txt" {
 		t.Errorf("description %q", bar.desc)
 	}
 	bar.mu.Unlock()
+	// Every byte moved but the file not yet finished (say, its multipart upload is being
+	// completed): the bar stays short of its end, or it would finish for good.
+	acc.AddTransferred(60)
+	time.Sleep(10 * time.Millisecond)
+	bar.mu.Lock()
+	if bar.cur != 99 || bar.finished {
+		t.Errorf("bar before the file finished: cur %d, finished %v", bar.cur, bar.finished)
+	}
+	bar.mu.Unlock()
+	acc.AddTransferred(-60)
 	acc.end("dir/a.txt")
 	release := d.Hold()
 	bar.mu.Lock()
@@ -330,10 +359,26 @@ func TestWatch(t *testing.T) {
 	}
 	bar.mu.Unlock()
 	release()
+	acc.Done(100)
 	d.Stop()
 	d.Stop()
-	if bar.max != 100 || bar.cur != 100 || !bar.finished {
+	if bar.max != 100 || bar.cur != 100 || !bar.finished || bar.exited {
 		t.Errorf("bar %+v", bar)
+	}
+	if want := "1/1 files 100 B/100 B"; bar.desc != want {
+		t.Errorf("final description %q, want %q", bar.desc, want)
+	}
+
+	// An interrupted batch leaves the bar where it stopped instead of filling it.
+	acc2, bar2 := &Accounter{}, &fakeBar{}
+	d2 := Watch(acc2, bar2, time.Hour)
+	acc2.Plan(100)
+	acc2.Plan(100)
+	acc2.AddTransferred(150)
+	acc2.Done(100)
+	d2.Stop()
+	if bar2.cur != 150 || bar2.finished || !bar2.exited {
+		t.Errorf("interrupted bar %+v, want it left at 150 and exited", bar2)
 	}
 	var none *Display
 	none.Hold()()

@@ -270,7 +270,12 @@ func partCount(size, partSize int64) int {
 // part n. Its error fails the transfer and keeps the checkpoint.
 func (c *Config) resumeUpload(ctx context.Context, b *oss.Bucket, path string, want Checkpoint,
 	prepare func(old *Checkpoint) (func(n int) int64, error)) (*checkpointFile, error) {
-	old := c.loadCheckpoint(path)
+	old, orphan := c.loadCheckpointSalvage(path)
+	if orphan != "" {
+		// The checkpoint was corrupt but still names its upload: abort it rather than leave
+		// its parts behind.
+		c.abortQuietly(b, oss.InitiateMultipartUploadResult{Bucket: b.BucketName, Key: keyOf(want.Destination, b.BucketName), UploadID: orphan})
+	}
 	if old == nil {
 		return nil, nil
 	}

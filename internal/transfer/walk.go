@@ -27,12 +27,39 @@ type LocalFile struct {
 	ModTime time.Time
 }
 
+// NotRegularError reports a special file (a named pipe, socket or device, or a symbolic link to
+// one) met by a walk: it has no content to transfer, so callers skip it and say so.
+type NotRegularError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is %s, not a regular file", e.Path, e.Kind())
+}
+
+// Kind names the kind of special file ("a named pipe").
+func (e *NotRegularError) Kind() string {
+	switch t := e.Mode.Type(); {
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device"
+	case t&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
 // WalkLocal streams the regular files under root to fn, in byte order of their relative paths
 // (the order of OSS listings, so that a local tree and a prefix can be merged), without loading
 // the tree into memory: only one directory's entries are held per level. Symbolic links to
-// regular files are followed; links to directories are not (no cycles). Other special files
-// (sockets, devices, pipes) are skipped. An entry that cannot be read is passed to fn with a
-// non-nil error; the walk goes on unless fn returns an error, which stops it and is returned.
+// regular files are followed; links to directories are not (no cycles). Special files
+// (sockets, devices, pipes) are passed to fn with a *NotRegularError, so that they are reported
+// rather than silently left out. An entry that cannot be read is passed to fn with a non-nil
+// error; the walk goes on unless fn returns an error, which stops it and is returned.
 func WalkLocal(ctx context.Context, root string, fn func(f LocalFile, err error) error) error {
 	return WalkLocalFiltered(ctx, root, nil, fn)
 }
@@ -85,8 +112,10 @@ func walkDir(ctx context.Context, dir, rel string, filter *Filter, fn func(Local
 				e.err = fmt.Errorf("following symbolic link %s: %w", p, serr)
 			case fi.Mode().IsRegular():
 				e.info = fi
+			case fi.IsDir():
+				continue // links to directories are not followed: no cycles
 			default:
-				continue // a link to a directory or a special file
+				e.err = &NotRegularError{Path: p, Mode: fi.Mode()}
 			}
 		case t.IsRegular():
 			fi, ierr := d.Info()
@@ -95,7 +124,7 @@ func walkDir(ctx context.Context, dir, rel string, filter *Filter, fn func(Local
 			}
 			e.info = fi
 		default:
-			continue
+			e.err = &NotRegularError{Path: p, Mode: t}
 		}
 		list = append(list, e)
 	}

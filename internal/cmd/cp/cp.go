@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -304,6 +305,13 @@ func failTask(src, dst string, err error) transfer.Task {
 	}}
 }
 
+// SkipTask is a task that reports a file skipped while planning, with the reason.
+func SkipTask(src, dst, reason string) transfer.Task {
+	return transfer.Task{Source: src, Destination: dst, Run: func(context.Context, *transfer.FileListener) (transfer.Outcome, error) {
+		return transfer.Outcome{Skipped: true, Reason: reason}, nil
+	}}
+}
+
 func wrap(src, dst string, err error) error {
 	return fmt.Errorf("copying %s to %s: %w", src, dst, err)
 }
@@ -449,7 +457,16 @@ func (c *copier) produceUploads(ctx context.Context, submit transfer.Submit) err
 	}
 	return transfer.WalkLocalFiltered(ctx, src, c.filter, func(f transfer.LocalFile, werr error) error {
 		if werr != nil {
-			return submit(failTask(f.Path, c.opts.DstURL.String(), wrap(f.Path, c.opts.DstURL.String(), werr)))
+			dst := c.opts.DstURL.String()
+			if f.Rel != "" {
+				dst = cmdutil.OSSURL{Bucket: c.opts.DstURL.Bucket, Key: c.uploadKey(f.Rel)}.String()
+			}
+			var nr *transfer.NotRegularError
+			if errors.As(werr, &nr) {
+				c.rep.Warn(nr.Error() + ": skipped")
+				return submit(SkipTask(f.Path, dst, "not a regular file ("+nr.Kind()+")"))
+			}
+			return submit(failTask(f.Path, dst, wrap(f.Path, dst, werr)))
 		}
 		key := c.uploadKey(f.Rel)
 		dst := cmdutil.OSSURL{Bucket: c.opts.DstURL.Bucket, Key: key}.String()
@@ -506,6 +523,9 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 		}
 		return submit(c.downloadTask(u.Key, local, -1, time.Time{}))
 	}
+	if name := strings.TrimRight(dst, "/"+string(filepath.Separator)); name != "" {
+		dst = name // "dir/" and "dir" are the same directory; a file named so is in the way
+	}
 	if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
 		return cmdutil.WithHint(cmdutil.FlagErrorf("%s is a file, but -r downloads need a destination directory", dst),
 			"name a directory (it is created if missing), or remove the file")
@@ -558,13 +578,32 @@ func PrepareLocal(local string) error {
 	switch {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("%s is a directory, not a file: remove it or choose another destination", local)
+	case err != nil && errors.Is(err, syscall.ENOTDIR):
+		return fileInTheWay(local, err)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return fmt.Errorf("cannot create the directory for %s (is a file in the way?): %w", local, err)
+		if errors.Is(err, syscall.ENOTDIR) {
+			return fileInTheWay(local, err)
+		}
+		return fmt.Errorf("cannot create the directory for %s: %w", local, err)
 	}
 	return nil
+}
+
+// fileInTheWay explains an ENOTDIR met on the way to local: it names the file that stands where
+// a directory is needed.
+func fileInTheWay(local string, err error) error {
+	for dir := filepath.Dir(local); ; dir = filepath.Dir(dir) {
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return fmt.Errorf("%s is a file, but a directory is needed there for %s: remove or rename it, or choose another destination", dir, local)
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			break
+		}
+	}
+	return fmt.Errorf("a file stands where a directory is needed for %s: %w", local, err)
 }
 
 // downloadTask fetches one key into local. size < 0 means unknown: the object's metadata is

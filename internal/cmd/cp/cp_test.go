@@ -544,8 +544,8 @@ func TestUploadPartialFailureBrokenSymlink(t *testing.T) {
 	if cmdutil.ExitPartial != 7 {
 		t.Fatal("exit code table changed")
 	}
-	if !strings.Contains(errOut.String(), "b.txt") {
-		t.Errorf("stderr does not name the failed file: %q", errOut)
+	if !strings.Contains(errOut.String(), filepath.Join(src, "b.txt")+" to oss://bkt1/b.txt: following symbolic link") {
+		t.Errorf("stderr does not name the failed file and its destination: %q", errOut)
 	}
 	if d := cmp.Diff([]string{"a.txt", "c.txt"}, listKeys(t, fx.client, "bkt1", "")); d != "" {
 		t.Errorf("keys (-want +got):\n%s", d)
@@ -774,6 +774,12 @@ func TestProgressBarOnlyOnTerminal(t *testing.T) {
 	if !strings.Contains(errOut.String(), "Copied 1 file") {
 		t.Errorf("stderr = %q, want a summary", errOut)
 	}
+	// The finished bar shows files and bytes, and ends its line before the summary.
+	for _, want := range []string{"1/1 files 9.8 KiB/9.8 KiB 100%", "/s)\nCopied 1 file"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr = %q, want %q", errOut, want)
+		}
+	}
 	o, _, errOut = fx.opts(t, output.FormatText, src, "oss://bkt1/b.txt")
 	if err := run(o); err != nil {
 		t.Fatal(err)
@@ -985,5 +991,87 @@ func TestServerSideEncryptionFlags(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if err := o.Parse(); !errors.As(err, &fe) {
 		t.Fatalf("--sse-key-id with AES256: %v, want a flag error", err)
+	}
+}
+
+func TestFileWhereDirectoryIsNeeded(t *testing.T) {
+	fx := newFixture(t, "bkt1")
+	putObject(t, fx.client, "bkt1", "p/a.txt", []byte("a"))
+	putObject(t, fx.client, "bkt1", "p/sub/b.txt", []byte("b"))
+	file := filepath.Join(fx.dir, "file")
+	writeFile(t, file, []byte("keep"))
+
+	// -r into a file, with or without a trailing '/': a usage error naming the file.
+	for _, dst := range []string{file, file + "/"} {
+		o, _, _ := fx.opts(t, output.FormatText)
+		o.Recursive = true
+		setArgs(t, o, "oss://bkt1/p/", dst)
+		err := run(o)
+		if err == nil || !strings.Contains(err.Error(), file+" is a file") || len(cmdutil.Hints(err)) == 0 {
+			t.Errorf("-r to %s: error = %v, want one naming the file, with a hint", dst, err)
+		}
+	}
+	// One object into "file/": the file in the way is named.
+	o, _, _ := fx.opts(t, output.FormatText, "oss://bkt1/p/a.txt", file+"/")
+	if err := run(o); err == nil || !strings.Contains(err.Error(), file+" is a file, but a directory is needed") {
+		t.Errorf("download into %s/: error = %v", file, err)
+	}
+	// Inside a tree, a file where a subdirectory goes fails that object only.
+	dl := filepath.Join(fx.dir, "dl")
+	writeFile(t, filepath.Join(dl, "sub"), []byte("in the way"))
+	o, _, _ = fx.opts(t, output.FormatText)
+	o.Recursive = true
+	setArgs(t, o, "oss://bkt1/p/", dl)
+	err := run(o)
+	var pe *cmdutil.PartialError
+	if !errors.As(err, &pe) || pe.Failed != 1 || pe.Total != 2 {
+		t.Fatalf("error = %v, want 1 of 2 failed", err)
+	}
+	if !strings.Contains(pe.First.Error(), filepath.Join(dl, "sub")+" is a file, but a directory is needed") {
+		t.Errorf("first error %v does not name the file in the way", pe.First)
+	}
+	if got, err := os.ReadFile(filepath.Join(dl, "a.txt")); err != nil || string(got) != "a" {
+		t.Errorf("a.txt = %q, %v", got, err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != "keep" {
+		t.Error("the file in the way was changed")
+	}
+	ents, _ := os.ReadDir(dl)
+	if len(ents) != 2 {
+		t.Errorf("destination holds %d entries, want a.txt and sub (no temporary files)", len(ents))
+	}
+}
+
+func TestSpecialFileInTreeIsReportedAndSkipped(t *testing.T) {
+	fx := newFixture(t, "bkt1")
+	src := filepath.Join(fx.dir, "src")
+	writeFile(t, filepath.Join(src, "a.txt"), []byte("a"))
+	mkfifo(t, filepath.Join(src, "pipe"))
+
+	o, out, errOut := fx.opts(t, output.FormatJSON)
+	o.Recursive = true
+	setArgs(t, o, src, "oss://bkt1/")
+	if err := run(o); err != nil {
+		t.Fatalf("a named pipe in the tree failed the batch: %v", err) // and did not hang reading it
+	}
+	var skipped []map[string]any
+	ev := jsonLines(t, out.String())
+	for _, e := range ev {
+		if e["event"] == "skipped" {
+			skipped = append(skipped, e)
+		}
+	}
+	if len(skipped) != 1 || skipped[0]["source"] != filepath.Join(src, "pipe") ||
+		skipped[0]["destination"] != "oss://bkt1/pipe" || skipped[0]["reason"] != "not a regular file (a named pipe)" {
+		t.Errorf("skipped events %v", skipped)
+	}
+	if sum := ev[len(ev)-1]; sum["event"] != "summary" || sum["done"] != 1.0 || sum["skipped"] != 1.0 || sum["failed"] != 0.0 {
+		t.Errorf("summary %v", sum)
+	}
+	if !strings.Contains(errOut.String(), filepath.Join(src, "pipe")+" is a named pipe, not a regular file: skipped") {
+		t.Errorf("stderr %q does not name the skipped pipe", errOut)
+	}
+	if d := cmp.Diff([]string{"a.txt"}, listKeys(t, fx.client, "bkt1", "")); d != "" {
+		t.Errorf("keys (-want +got):\n%s", d)
 	}
 }

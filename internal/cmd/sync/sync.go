@@ -407,6 +407,11 @@ func failed(src, dst string, err error) transfer.Task {
 func (s *syncer) task(se entry, de *entry) transfer.Task {
 	src, dst := s.names(se)
 	wrap := func(err error) error { return fmt.Errorf("syncing %s to %s: %w", src, dst, err) }
+	var nr *transfer.NotRegularError
+	if errors.As(se.err, &nr) {
+		s.rep.Warn(nr.Error() + ": skipped")
+		return cp.SkipTask(src, dst, "not a regular file ("+nr.Kind()+")")
+	}
 	if se.err != nil {
 		return failed(src, dst, wrap(se.err))
 	}
@@ -628,6 +633,10 @@ func (s *syncer) deleteTask(de entry) transfer.Task {
 	}
 	return transfer.Task{Source: target, Destination: target, Action: "delete",
 		Run: func(ctx context.Context, _ *transfer.FileListener) (transfer.Outcome, error) {
+			var nr *transfer.NotRegularError
+			if errors.As(de.err, &nr) {
+				return transfer.Outcome{Skipped: true, Reason: "not a regular file (" + nr.Kind() + "): not deleted"}, nil
+			}
 			if de.err != nil {
 				return transfer.Outcome{}, fmt.Errorf("deleting %s: %w", target, de.err)
 			}
