@@ -2,6 +2,7 @@ package keyring_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -295,5 +296,79 @@ func TestImportAndExportPublic(t *testing.T) {
 	env, ct = encrypt(t, eo, []byte("for the partner"))
 	if _, err := decrypt(kr2, env, ct); err == nil {
 		t.Fatal("encrypt-only key decrypted")
+	}
+}
+
+// TestDefaultKDFAndAtomicSave checks that a keyring created with default
+// options is sealed through Argon2id at RFC 9106's memory-hard cost, that
+// Save replaces the file by rename (a new inode, mode 0600, no temp file
+// left), and that a failed Save leaves no temp file behind.
+func TestDefaultKDFAndAtomicSave(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keyring.json")
+	kr, err := keyring.Create(path, []byte("correct horse"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		KDF struct {
+			Name string `json:"name"`
+			keyring.KDFParams
+		} `json:"kdf"`
+	}
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	if hdr.KDF.Name != "argon2id" || hdr.KDF.KDFParams != keyring.DefaultKDF || hdr.KDF.MemoryKiB < 64<<10 {
+		t.Fatalf("default KDF header %+v, want argon2id %+v (≥ 64 MiB)", hdr.KDF, keyring.DefaultKDF)
+	}
+
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile("../testdata/rsa-2048-public-pkix.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Import("imported", pem, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.Save(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, after) {
+		t.Fatal("Save rewrote the keyring in place instead of replacing it")
+	}
+	if runtime.GOOS != "windows" && after.Mode().Perm() != 0o600 {
+		t.Fatalf("mode after Save %04o", after.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("directory after Save holds %d entries, want only the keyring", len(entries))
+	}
+
+	// A Save whose rename fails (the name is now a non-empty directory)
+	// reports the error and leaves no temp file.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path, "occupied"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.Save(); err == nil {
+		t.Fatal("Save over a directory succeeded")
+	}
+	entries, _ = os.ReadDir(dir)
+	if len(entries) != 1 || !entries[0].IsDir() {
+		t.Fatalf("a failed Save left %d entries", len(entries))
 	}
 }

@@ -19,6 +19,11 @@ func TestClassifiedExitCodes(t *testing.T) {
 		fmt.Errorf("x: %w", crypto.ErrNoMasterKey):          cli.ExitIntegrity,
 		fmt.Errorf("x: %w", crypto.ErrUnsupportedAlgorithm): cli.ExitIntegrity,
 		fmt.Errorf("x: %w", keyring.ErrWrongPassphrase):     cli.ExitIntegrity,
+		fmt.Errorf("x: %w", keyring.ErrCorrupt):             cli.ExitIntegrity,
+		fmt.Errorf("x: %w", crypto.ErrInvalidEnvelope):      cli.ExitIntegrity,
+		// A keyring others can read is a setup problem, not damaged data:
+		// refused with a chmod hint and the general exit code.
+		fmt.Errorf("x: %w", keyring.ErrInsecurePermissions): cli.ExitError,
 		fmt.Errorf("x: %w", crypto.ErrNotEncrypted):         cli.ExitError,
 		errors.New("network down"):                          cli.ExitError,
 	} {

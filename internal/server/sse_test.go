@@ -3,12 +3,16 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/ossctl/ossctl/internal/sealing"
 	"github.com/ossctl/ossctl/internal/server"
 	"github.com/ossctl/ossctl/internal/server/servertest"
+	"github.com/ossctl/ossctl/internal/store"
 )
 
 const (
@@ -64,7 +69,8 @@ func scanDataDir(t *testing.T, dir, marker string) {
 
 func getAll(t *testing.T, b *oss.Bucket, key string, opts ...oss.Option) ([]byte, http.Header) {
 	t.Helper()
-	r, err := b.GetObject(key, opts...)
+	var gh http.Header
+	r, err := b.GetObject(key, append(opts, oss.GetResponseHeader(&gh))...)
 	if err != nil {
 		t.Fatalf("GET %s: %v", key, err)
 	}
@@ -76,6 +82,12 @@ func getAll(t *testing.T, b *oss.Bucket, key string, opts ...oss.Option) ([]byte
 	h, err := b.GetObjectDetailedMeta(key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// GET (whole or ranged) and HEAD describe the encryption alike.
+	for _, name := range []string{hdrSSE, hdrSSEKeyID, "x-oss-server-side-data-encryption"} {
+		if gh.Get(name) != h.Get(name) {
+			t.Fatalf("GET %s: %s = %q but HEAD says %q", key, name, gh.Get(name), h.Get(name))
+		}
 	}
 	return data, h
 }
@@ -282,11 +294,26 @@ func TestSSEBadInput(t *testing.T) {
 	put := func(key string, opts ...oss.Option) error {
 		return b.PutObject(key, strings.NewReader("payload"), opts...)
 	}
+	// An existing object that refused overwrites must leave whole.
+	keep := marked("KEEP", 100000)
+	if err := b.PutObject("keep", bytes.NewReader(keep), oss.ServerSideEncryption("AES256")); err != nil {
+		t.Fatal(err)
+	}
+	unknown := oss.ServerSideEncryptionKeyID("00000000-0000-4000-8000-000000000000")
+	_, err := b.CopyObject("keep", "k", oss.ServerSideEncryption("KMS"), unknown)
+	wantCode(t, err, 404, "KeyNotFound")
+	_, err = b.CopyObject("keep", "keep", oss.ServerSideEncryption("KMS"), unknown)
+	wantCode(t, err, 404, "KeyNotFound")
+	wantCode(t, b.PutObject("keep", strings.NewReader("overwrite"), oss.ServerSideEncryption("KMS"), unknown), 404, "KeyNotFound")
 	wantCode(t, put("k", oss.ServerSideEncryption("ROT13")), 400, "InvalidArgument")
+	// Ciphers OSS knows but this server does not implement are refused, never ignored.
+	wantCode(t, put("k", oss.ServerSideEncryption("SM4")), 400, "InvalidArgument")
+	wantCode(t, put("k", oss.ServerSideEncryption("KMS"), oss.ServerSideDataEncryption("SM4")), 400, "InvalidArgument")
+	wantCode(t, put("k", oss.SetHeader("x-oss-server-side-encryption-customer-algorithm", "AES256")), 501, "NotImplemented")
 	wantCode(t, put("k", oss.ServerSideEncryption("AES256"), oss.ServerSideEncryptionKeyID(cmk)), 400, "InvalidArgument")
 	wantCode(t, put("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID("00000000-0000-4000-8000-000000000000")), 404, "KeyNotFound")
 	wantCode(t, put("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID("alias/nope")), 404, "KeyNotFound")
-	_, err := b.InitiateMultipartUpload("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID("alias/nope"))
+	_, err = b.InitiateMultipartUpload("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID("alias/nope"))
 	wantCode(t, err, 404, "KeyNotFound")
 
 	dis := kms.CreateDisableKeyRequest()
@@ -297,6 +324,24 @@ func TestSSEBadInput(t *testing.T) {
 	wantCode(t, put("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk)), 409, "Rejected.Disabled")
 	_, err = b.AppendObject("k", strings.NewReader("x"), 0, oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk))
 	wantCode(t, err, 409, "Rejected.Disabled")
+	_, err = b.InitiateMultipartUpload("k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk))
+	wantCode(t, err, 409, "Rejected.Disabled")
+	_, err = b.CopyObject("keep", "k", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk))
+	wantCode(t, err, 409, "Rejected.Disabled")
+	_, err = b.CopyObject("keep", "keep", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk))
+	wantCode(t, err, 409, "Rejected.Disabled")
+	// A bucket default naming the disabled key refuses plain PUTs too.
+	if err := c.SetBucketEncryption("bad-bkt", oss.ServerEncryptionRule{SSEDefault: oss.SSEDefaultRule{SSEAlgorithm: "KMS", KMSMasterKeyID: cmk}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, put("k"), 409, "Rejected.Disabled")
+	wantCode(t, b.PutObject("keep", strings.NewReader("overwrite")), 409, "Rejected.Disabled")
+	if err := c.DeleteBucketEncryption("bad-bkt"); err != nil {
+		t.Fatal(err)
+	}
+	if got, h := getAll(t, b, "keep"); !bytes.Equal(got, keep) || h.Get(hdrSSE) != "AES256" {
+		t.Fatalf("refused writes changed the existing object (sse %q, equal %v)", h.Get(hdrSSE), bytes.Equal(got, keep))
+	}
 
 	cmk2 := createCMK(t, env)
 	if err := put("readable", oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk2)); err != nil {
@@ -408,9 +453,32 @@ func TestSSESelfCopyEncryptsAndRewrap(t *testing.T) {
 	if err := b.PutObject("after", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
+	rec := func() (*store.Object, []byte) {
+		t.Helper()
+		o, err := env.Store.GetObject("self-bkt", "before", "")
+		if err != nil || len(o.Extents) != 1 || o.Extents[0].Inline {
+			t.Fatalf("record of before = %+v, %v", o, err)
+		}
+		paths, _ := filepath.Glob(filepath.Join(env.DataDir, "store", "blobs", "*", o.Extents[0].Blob))
+		if len(paths) != 1 {
+			t.Fatalf("blob file of %s: %v", o.Extents[0].Blob, paths)
+		}
+		raw, err := os.ReadFile(paths[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o, raw
+	}
+	preRec, preBlob := rec()
 	moved, err := server.RewrapDataKeys(context.Background(), env.Store, env.MasterKey, sealing.BlobVersion)
 	if err != nil || moved != 2 { // "before" and the pending upload
 		t.Fatalf("RewrapDataKeys = %d, %v", moved, err)
+	}
+	// The re-wrap replaced the wrapped data key only: same extents, same stored bytes.
+	postRec, postBlob := rec()
+	if postRec.Extra["sse"] == preRec.Extra["sse"] || !reflect.DeepEqual(postRec.Extents, preRec.Extents) || !bytes.Equal(postBlob, preBlob) {
+		t.Fatalf("rewrap: envelope changed %v, extents %+v → %+v, blob bytes equal %v",
+			postRec.Extra["sse"] != preRec.Extra["sse"], preRec.Extents, postRec.Extents, bytes.Equal(postBlob, preBlob))
 	}
 	if _, err := env.KMS.RewrapMaterial(); err != nil {
 		t.Fatal(err)
@@ -425,6 +493,115 @@ func TestSSESelfCopyEncryptsAndRewrap(t *testing.T) {
 	}
 	if again, err := server.RewrapDataKeys(context.Background(), env.Store, env.MasterKey, sealing.BlobVersion); err != nil || again != 0 {
 		t.Fatalf("second rewrap moved %d, %v", again, err)
+	}
+}
+
+// TestSSESelfCopyLeavesNoPlaintext encrypts objects written before
+// encryption by copying them onto themselves (inline and file-backed sizes)
+// and then finds none of their old plaintext left in the data directory.
+func TestSSESelfCopyLeavesNoPlaintext(t *testing.T) {
+	const marker = "OLDPLAIN-4b1d"
+	env := servertest.Start(t)
+	c := v1Client(t, env)
+	b := v1Bucket(t, c, "self-scan")
+	want := map[string][]byte{}
+	for i, n := range []int{100, 5000, 200000, 1<<20 + 333} {
+		key := fmt.Sprintf("old-%d", i)
+		want[key] = marked(marker, n)
+		if err := b.PutObject(key, bytes.NewReader(want[key])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.CopyObject(key, key, oss.ServerSideEncryption("AES256")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, data := range want {
+		if got, h := getAll(t, b, key); !bytes.Equal(got, data) || h.Get(hdrSSE) != "AES256" {
+			t.Fatalf("%s after self-copy: sse %q, equal %v", key, h.Get(hdrSSE), bytes.Equal(got, data))
+		}
+	}
+	if err := env.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	scanDataDir(t, env.DataDir, marker)
+}
+
+// TestSSEEachObjectHasItsOwnDataKey unwraps the stored data keys of
+// identical objects and finds them all different, wrapped by the master
+// key (AES256) or by the named CMK (KMS), each bound to its own object:
+// a wrapped key moved to another object's envelope does not open.
+func TestSSEEachObjectHasItsOwnDataKey(t *testing.T) {
+	env := servertest.Start(t)
+	c := v1Client(t, env)
+	b := v1Bucket(t, c, "dk-bkt")
+	cmk := createCMK(t, env)
+	type stored struct {
+		Alg     string `json:"alg"`
+		KeyID   string `json:"kid"`
+		OID     string `json:"oid"`
+		Wrapped string `json:"wk"`
+	}
+	load := func(key string) stored {
+		t.Helper()
+		o, err := env.Store.GetObject("dk-bkt", key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s stored
+		if err := json.Unmarshal([]byte(o.Extra["sse"]), &s); err != nil {
+			t.Fatalf("%s: envelope %q: %v", key, o.Extra["sse"], err)
+		}
+		return s
+	}
+	masterAAD := func(oid string) []byte { return []byte("ossctl/sse/data-key\x00" + oid) }
+	kmsCtx := func(oid string) map[string]string { return map[string]string{"ossctl:sse-object": oid} }
+	unwrap := func(s stored) ([]byte, error) {
+		if s.Alg == "AES256" {
+			sealed, err := base64.StdEncoding.DecodeString(s.Wrapped)
+			if err != nil {
+				return nil, err
+			}
+			return env.MasterKey.Open(sealed, masterAAD(s.OID))
+		}
+		k, _, err := env.KMS.DecryptDataKey(s.Wrapped, kmsCtx(s.OID))
+		return k, err
+	}
+	data := []byte("identical plaintext in every object")
+	seen := map[string]string{}
+	var envs []stored
+	for _, o := range []struct {
+		key  string
+		opts []oss.Option
+	}{
+		{"aes-1", []oss.Option{oss.ServerSideEncryption("AES256")}},
+		{"aes-2", []oss.Option{oss.ServerSideEncryption("AES256")}},
+		{"kms-1", []oss.Option{oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk)}},
+		{"kms-2", []oss.Option{oss.ServerSideEncryption("KMS"), oss.ServerSideEncryptionKeyID(cmk)}},
+	} {
+		if err := b.PutObject(o.key, bytes.NewReader(data), o.opts...); err != nil {
+			t.Fatal(err)
+		}
+		s := load(o.key)
+		if (s.Alg == "KMS") != strings.HasPrefix(o.key, "kms") || (s.Alg == "KMS" && s.KeyID != cmk) {
+			t.Fatalf("%s: envelope %+v", o.key, s)
+		}
+		k, err := unwrap(s)
+		if err != nil || len(k) != 32 {
+			t.Fatalf("%s: unwrapping the data key: %d bytes, %v", o.key, len(k), err)
+		}
+		if prev, dup := seen[string(k)]; dup {
+			t.Fatalf("%s reuses the data key of %s", o.key, prev)
+		}
+		seen[string(k)] = o.key
+		envs = append(envs, s)
+	}
+	// Swap object ids between envelopes of the same algorithm.
+	for _, pair := range [][2]int{{0, 1}, {2, 3}} {
+		moved := envs[pair[0]]
+		moved.OID = envs[pair[1]].OID
+		if _, err := unwrap(moved); err == nil {
+			t.Fatalf("%s's wrapped data key opened under another object's id", moved.Alg)
+		}
 	}
 }
 

@@ -218,9 +218,23 @@ func TestInspectAndRewrapRoundTrip(t *testing.T) {
 	}
 
 	// Rewrap everything under dir/ to KMS; the plain object is skipped.
+	etags := map[string]string{}
+	for _, k := range []string{"dir/a", "dir/b"} {
+		h, err := f.bucket.GetObjectDetailedMeta(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		etags[k] = h.Get(oss.HTTPHeaderEtag)
+	}
 	out, _, err = f.run(t, true, "rewrap oss://bkt1/dir/ -r --to kms:alias/next")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Only metadata changed: the stored ciphertext (and so the ETag) is the same.
+	for k, etag := range etags {
+		if h, err := f.bucket.GetObjectDetailedMeta(k); err != nil || h.Get(oss.HTTPHeaderEtag) != etag {
+			t.Fatalf("%s: ETag %q after rewrap, %q before (%v)", k, h.Get(oss.HTTPHeaderEtag), etag, err)
+		}
 	}
 	status := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {

@@ -281,4 +281,23 @@ func TestPromptConfirmsOnCreate(t *testing.T) {
 	if strings.Contains(s.ErrOut.String(), "one") {
 		t.Fatal("passphrase echoed")
 	}
+
+	// Matching answers create the keyring sealed with the prompted passphrase.
+	f, s = cmdutiltest.New(t, cmdutiltest.Options{Env: h.env})
+	s.IO.SetStdinTTY(true)
+	s.IO.SetStderrTTY(true)
+	s.In.WriteString("prompted pass\nprompted pass\n")
+	cmd = NewCmdKey(f)
+	cmd.SetArgs([]string{"create", "k", "--bits", "2048", "--keyring", h.path})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	if _, err := cmd.ExecuteC(); err != nil {
+		t.Fatalf("create with a prompted passphrase: %v", err)
+	}
+	if strings.Contains(s.ErrOut.String(), "prompted pass") {
+		t.Fatal("passphrase echoed")
+	}
+	if _, err := keyring.Open(h.path, []byte("prompted pass"), nil); err != nil {
+		t.Fatalf("keyring not sealed with the prompted passphrase: %v", err)
+	}
 }
