@@ -56,7 +56,7 @@ func ossctlBinary(t testing.TB) string {
 		binPath = filepath.Join(dir, "ossctl")
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/ossctl/ossctl/cmd/ossctl").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -308,11 +308,11 @@ func (s *server) mustRun(t testing.TB, home string, args ...string) ([]byte, str
 
 // tail returns the last lines of a long log, for failure messages.
 func tail(s string) string {
-	const max = 4000
-	if len(s) <= max {
+	const limit = 4000
+	if len(s) <= limit {
 		return s
 	}
-	return "..." + s[len(s)-max:]
+	return "..." + s[len(s)-limit:]
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)

@@ -108,8 +108,8 @@ func TestResumeUploadAfterSIGKILL(t *testing.T) {
 	}
 	resent, sent := uploadParts(errOut)
 	checkResent(t, resent, done, resumeParts)
-	if max := int64(resumeParts-len(done)) * resumePartSize; sent > max {
-		t.Errorf("resumed run sent %d bytes in parts, more than the %d missing", sent, max)
+	if missing := int64(resumeParts-len(done)) * resumePartSize; sent > missing {
+		t.Errorf("resumed run sent %d bytes in parts, more than the %d missing", sent, missing)
 	}
 	if got := objectDigest(t, b, key); got != want {
 		t.Fatalf("object %v, file %v", got, want)

@@ -38,8 +38,9 @@ func putCopyBuf(b *[]byte) { copyBufPool.Put(b) }
 // fan-out directory (blobFan).
 func newID() string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano())) //nolint:gosec // a clock before 1970 only changes the sort order
-	_, _ = rand.Read(b[8:])                                          // crypto/rand.Read never fails on supported platforms
+	// A clock before 1970 wraps the conversion, which only changes the sort order.
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }
 

@@ -104,7 +104,7 @@ func (c *Config) loadCheckpointSalvage(path string) (cp *Checkpoint, orphanUploa
 	if path == "" {
 		return nil, ""
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: a checkpoint in the user's --checkpoint-dir
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			c.warn("cannot read checkpoint %s (%v): starting the transfer over", path, err)

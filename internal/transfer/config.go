@@ -162,7 +162,7 @@ func (r Retry) backoff(attempt int) time.Duration {
 		d = maxD
 	}
 	// Full jitter on the upper half: [d/2, d).
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // G404: retry jitter needs no unpredictability
 }
 
 // do runs op until it succeeds, fails with a non-retryable error, runs out of attempts, or ctx
@@ -190,7 +190,8 @@ func (r Retry) do(ctx context.Context, op func(attempt int) error) error {
 		}
 	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		// Only the cancellation is wrapped: it, not the failure it cut short, classifies the error.
+		return fmt.Errorf("%w (after: %s)", ctx.Err(), err.Error())
 	}
 	return err
 }

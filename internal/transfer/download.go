@@ -106,7 +106,8 @@ func (c *Config) Download(ctx context.Context, d Download, l *FileListener) (Res
 
 func (c *Config) downloadSingle(ctx context.Context, b *oss.Bucket, d Download, l *FileListener) (Result, error) {
 	tmp := TempPath(d)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// A downloaded file gets the usual mode, narrowed by the umask, as cp or curl would give it.
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644) //nolint:gosec // G302: see above
 	if err != nil {
 		return Result{}, fmt.Errorf("creating %s: %w", tmp, err)
 	}
@@ -182,7 +183,7 @@ func (c *Config) stream(ctx context.Context, b *oss.Bucket, key string, w io.Wri
 			encHdr, encBody = h, body // streamDecrypt takes the body over
 			return errEncrypted
 		}
-		defer body.Close()
+		defer func() { _ = body.Close() }() // a response body read to its end: nothing to lose
 		if !seen {
 			if obj, err = headInfo(h); err != nil {
 				return err
@@ -262,10 +263,11 @@ func (c *Config) downloadRanges(ctx context.Context, b *oss.Bucket, d Download, 
 	}
 	var f *os.File
 	if cf != nil {
-		f, err = os.OpenFile(tmp, os.O_RDWR, mode)
+		f, err = os.OpenFile(tmp, os.O_RDWR, mode) //nolint:gosec // G304: next to the user's destination
 	} else {
-		removeQuietly(tmp) // a new file gets mode; an old one keeps its own
-		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, mode)
+		// A new file gets mode; an old one keeps its own.
+		removeQuietly(tmp)
+		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, mode) //nolint:gosec // G304: next to the user's destination
 		if err == nil {
 			err = f.Truncate(size)
 		}
@@ -328,7 +330,7 @@ func (c *Config) downloadRanges(ctx context.Context, b *oss.Bucket, d Download, 
 			if err != nil {
 				return err
 			}
-			defer body.Close()
+			defer func() { _ = body.Close() }() // a response body: nothing to lose
 			w := io.NewOffsetWriter(f, off)
 			got, err := io.CopyBuffer(w, &meter{ctx: ctx, r: io.LimitReader(body, sz), lim: c.DownloadLimit, hash: hsh, prog: l}, buf)
 			if err == nil && got != sz {
@@ -391,7 +393,7 @@ func (c *Config) fetchDecrypt(ctx context.Context, b *oss.Bucket, key, etag stri
 	if err != nil {
 		return 0, err
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }() // a response body: nothing to lose
 	tr := &transportReader{r: body}
 	m := &meter{ctx: ctx, r: tr, lim: c.DownloadLimit, hash: hsh}
 	pr, err := dec.DecryptRange(m, plan)

@@ -39,9 +39,9 @@ func TestRunCountsAndEvents(t *testing.T) {
 		events        []Event
 	)
 	sum, err := Run(context.Background(), Options{Jobs: 3, Accounter: acc, OnEvent: func(e Event) { events = append(events, e) }},
-		func(ctx context.Context, submit Submit) error {
+		func(_ context.Context, submit Submit) error {
 			for i := range 20 {
-				err := submit(Task{Source: fmt.Sprint(i), Size: 10, Run: func(ctx context.Context, l *FileListener) (Outcome, error) {
+				err := submit(Task{Source: fmt.Sprint(i), Size: 10, Run: func(_ context.Context, l *FileListener) (Outcome, error) {
 					n := running.Add(1)
 					defer running.Add(-1)
 					for {
@@ -51,10 +51,10 @@ func TestRunCountsAndEvents(t *testing.T) {
 						}
 					}
 					time.Sleep(2 * time.Millisecond)
-					switch {
-					case i%5 == 0:
+					switch i % 5 {
+					case 0:
 						return Outcome{}, fmt.Errorf("task %d failed", i)
-					case i%5 == 1:
+					case 1:
 						return Outcome{Skipped: true, Reason: "up to date"}, nil
 					}
 					l.Set(4) // partial progress; the engine tops it up
@@ -93,9 +93,9 @@ func TestRunCountsAndEvents(t *testing.T) {
 func TestRunFailFast(t *testing.T) {
 	var started atomic.Int32
 	boom := errors.New("boom")
-	sum, err := Run(context.Background(), Options{Jobs: 1, FailFast: true}, func(ctx context.Context, submit Submit) error {
+	sum, err := Run(context.Background(), Options{Jobs: 1, FailFast: true}, func(_ context.Context, submit Submit) error {
 		for i := range 10 {
-			if err := submit(Task{Run: func(ctx context.Context, _ *FileListener) (Outcome, error) {
+			if err := submit(Task{Run: func(context.Context, *FileListener) (Outcome, error) {
 				started.Add(1)
 				if i == 2 {
 					return Outcome{}, boom
@@ -125,7 +125,7 @@ func TestRunCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var events int
 	var started atomic.Int32
-	_, err := Run(ctx, Options{Jobs: 2, OnEvent: func(Event) { events++ }}, func(ctx context.Context, submit Submit) error {
+	_, err := Run(ctx, Options{Jobs: 2, OnEvent: func(Event) { events++ }}, func(_ context.Context, submit Submit) error {
 		for {
 			if err := submit(Task{Run: func(ctx context.Context, _ *FileListener) (Outcome, error) {
 				if started.Add(1) == 2 {
@@ -148,7 +148,7 @@ func TestRunCanceled(t *testing.T) {
 
 func TestRunProducerError(t *testing.T) {
 	listErr := errors.New("listing failed")
-	sum, err := Run(context.Background(), Options{}, func(ctx context.Context, submit Submit) error {
+	sum, err := Run(context.Background(), Options{}, func(_ context.Context, submit Submit) error {
 		if err := submit(Task{Run: func(context.Context, *FileListener) (Outcome, error) { return Outcome{}, nil }}); err != nil {
 			return err
 		}

@@ -152,7 +152,7 @@ func run(opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", opts.URL, err)
 	}
-	defer res.Response.Close()
+	defer func() { _ = res.Response.Close() }() // a response body: nothing to lose
 	if _, err := io.Copy(opts.IO.Out, res.Response.Body); err != nil {
 		return fmt.Errorf("reading %s: %w", opts.URL, err)
 	}
@@ -211,7 +211,7 @@ func catEncryptedRange(opts *Options, b *oss.Bucket, h http.Header) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", opts.URL, err)
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }() // a response body: nothing to lose
 	pr, err := d.DecryptRange(body, plan)
 	if err != nil {
 		return fmt.Errorf("decrypting %s: %w", opts.URL, err)

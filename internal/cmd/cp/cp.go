@@ -145,7 +145,7 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			if err := parseArgs(opts, args[0], args[1]); err != nil {
 				return err
 			}
-			if err := opts.TransferFlags.Parse(); err != nil {
+			if err := opts.Parse(); err != nil {
 				return err
 			}
 			if opts.Mode == Download && opts.HeadersSet() {
@@ -169,7 +169,7 @@ func NewCmdCp(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Recursive, "recursive", "r", false, "copy a directory or every object under a prefix")
 	fl.BoolVarP(&opts.Force, "force", "f", false, "overwrite existing destinations without asking")
 	fl.BoolVarP(&opts.Update, "update", "u", false, "copy only when the destination is missing or older than the source")
-	opts.TransferFlags.Register(cmd, true)
+	opts.Register(cmd, true)
 	return cmd
 }
 
@@ -513,6 +513,9 @@ func isDirArg(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// isSlash reports whether r separates path elements: '/' or the OS's separator.
+func isSlash(r rune) bool { return r == '/' || r == filepath.Separator }
+
 func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) error {
 	u := c.opts.SrcURL
 	dst := c.opts.Destination
@@ -523,7 +526,7 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 		}
 		return submit(c.downloadTask(u.Key, local, -1, time.Time{}))
 	}
-	if name := strings.TrimRight(dst, "/"+string(filepath.Separator)); name != "" {
+	if name := strings.TrimRightFunc(dst, isSlash); name != "" {
 		dst = name // "dir/" and "dir" are the same directory; a file named so is in the way
 	}
 	if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
@@ -541,7 +544,8 @@ func (c *copier) produceDownloads(ctx context.Context, submit transfer.Submit) e
 			// A "directory" marker: create the directory, transfer nothing.
 			if rel, ok := strings.CutPrefix(o.Key, base); ok && rel != "" {
 				if lr, err := transfer.LocalRel(strings.TrimSuffix(rel, "/"), ""); err == nil && !c.filter.SkipDir(lr) {
-					_ = os.MkdirAll(filepath.Join(dst, filepath.FromSlash(lr)), 0o755)
+					// Best effort, with the mode PrepareLocal uses.
+					_ = os.MkdirAll(filepath.Join(dst, filepath.FromSlash(lr)), 0o755) //nolint:gosec // G301: see PrepareLocal
 				}
 			}
 			return nil
@@ -568,7 +572,7 @@ func (c *copier) prefixHasChildren(ctx context.Context, u cmdutil.OSSURL) bool {
 	if err != nil {
 		return true // let the walk report the error
 	}
-	return !(len(res.Objects) == 1 && res.Objects[0].Key == u.Key)
+	return len(res.Objects) != 1 || res.Objects[0].Key != u.Key
 }
 
 // PrepareLocal checks and creates the directory of a local download destination, explaining a
@@ -583,7 +587,8 @@ func PrepareLocal(local string) error {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+	// Downloaded directories get the usual mode, narrowed by the umask, as mkdir -p would give them.
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil { //nolint:gosec // G301: see above
 		if errors.Is(err, syscall.ENOTDIR) {
 			return fileInTheWay(local, err)
 		}

@@ -908,7 +908,7 @@ func TestInterruptKeepsCheckpointAndResumes(t *testing.T) {
 	src := filepath.Join(fx.dir, "big.bin")
 	writeFile(t, src, data)
 	ctx, cancel := context.WithCancel(context.Background())
-	o, _, errOut := fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
+	o, _, _ := fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
 	o.Ctx = ctx
 	o.Threshold, o.Parallel = 2*transfer.MinPartSize, 1
 	o.MaxUploadSpeed = 400 << 10 // slow enough to interrupt mid-way
@@ -928,7 +928,7 @@ func TestInterruptKeepsCheckpointAndResumes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(o.CheckpointDir, ents[0].Name()), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, _, errOut = fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
+	o, _, errOut := fx.opts(t, output.FormatText, src, "oss://bkt1/big.bin")
 	o.Threshold = 2 * transfer.MinPartSize
 	if err := run(o); err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func (r *Reporter) Warn(msg string) {
 	}
 	release := r.Hold()
 	defer release()
-	fmt.Fprintf(r.IO.ErrOut, "warning: %s\n", output.Text(msg))
+	r.IO.Eprintf("warning: %s\n", output.Text(msg))
 }
 
 // Line prints a JSON line (any value) or, in text mode, nothing; it records output errors.
@@ -76,7 +76,7 @@ func (r *Reporter) OnEvent(showErrors bool) func(transfer.Event) {
 		}
 		if e.Event == transfer.EventFailed && showErrors {
 			release := r.Hold()
-			fmt.Fprintf(r.IO.ErrOut, "error: %s\n", output.Text(e.Error))
+			r.IO.Eprintf("error: %s\n", output.Text(e.Error))
 			release()
 		}
 	}
@@ -98,7 +98,7 @@ func (r *Reporter) Finish(sum transfer.Summary, err error, op string, batch bool
 		if sum.Failed > 0 {
 			msg += fmt.Sprintf(", %d failed", sum.Failed)
 		}
-		fmt.Fprintln(r.IO.ErrOut, msg+extra)
+		r.IO.Eprintln(msg + extra)
 	}
 	r.mu.Lock()
 	printErr := r.printErr

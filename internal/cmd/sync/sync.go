@@ -112,7 +112,7 @@ func NewCmdSync(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			if err := parseArgs(opts, args[0], args[1]); err != nil {
 				return err
 			}
-			if err := opts.TransferFlags.Parse(); err != nil {
+			if err := opts.Parse(); err != nil {
 				return err
 			}
 			if err := cmdutil.MutuallyExclusive("-u/--update and -c/--checksum cannot be combined", opts.Update, opts.Checksum); err != nil {
@@ -141,7 +141,7 @@ func NewCmdSync(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVarP(&opts.Update, "update", "u", false, "also transfer files whose source is newer than the destination")
 	fl.BoolVarP(&opts.Checksum, "checksum", "c", false, "compare files of equal size by CRC-64")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print what would be transferred and deleted, change nothing")
-	opts.TransferFlags.Register(cmd, true)
+	opts.Register(cmd, true)
 	return cmd
 }
 
@@ -562,11 +562,11 @@ func (s *syncer) upToDateEncrypted(ctx context.Context, se, de entry, env *cse.E
 }
 
 func fileMD5(ctx context.Context, path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the user's local file
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	h := md5.New() //nolint:gosec // compared with the SDK format's unencrypted-content-md5
 	buf := make([]byte, 256<<10)
 	for {
