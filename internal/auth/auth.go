@@ -10,6 +10,7 @@ package auth
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,26 +206,72 @@ func (v *verifier) checkHeaderTime() *Error {
 	return nil
 }
 
-// securityToken collects the STS token from the places a client may put it:
-// the x-oss-security-token header, the security-token query parameter (V1
-// presign) and the x-oss-security-token query parameter (V4 presign). Two
+// tokens holds the STS token a request carries in each place a client may
+// put it: the x-oss-security-token header, the security-token query
+// parameter (V1 presign) and the x-oss-security-token query parameter (V4
+// presign).
+type tokens struct {
+	hdr, query, xossQuery string
+}
+
+// securityToken collects the request's STS tokens (see tokens). Two
 // different tokens in one request are refused. Callers surface a source
 // only when the accepted signature covers it.
-func (v *verifier) securityToken() (hdr, query, xossQuery string, err *Error) {
-	hdr = v.r.Header.Get(headerSecurityToken)
-	query, _ = v.q.get(qSecurityToken)
-	xossQuery, _ = v.q.get(qOSSSecToken)
+func (v *verifier) securityToken() (tokens, *Error) {
+	var t tokens
+	t.hdr = v.r.Header.Get(headerSecurityToken)
+	t.query, _ = v.q.get(qSecurityToken)
+	t.xossQuery, _ = v.q.get(qOSSSecToken)
 	seen := ""
-	for _, t := range [...]string{hdr, query, xossQuery} {
-		if t == "" {
+	for _, s := range [...]string{t.hdr, t.query, t.xossQuery} {
+		if s == "" {
 			continue
 		}
-		if seen != "" && seen != t {
-			return "", "", "", errInvalidArgument("the request carries two different security tokens")
+		if seen != "" && seen != s {
+			return tokens{}, errInvalidArgument("the request carries two different security tokens")
 		}
-		seen = t
+		seen = s
 	}
-	return hdr, query, xossQuery, nil
+	return t, nil
+}
+
+// signer collects the request's STS tokens, then resolves accessKeyID; the
+// common step of every scheme once its signature fields have been parsed.
+func (v *verifier) signer(accessKeyID string) (*Credential, tokens, *Error) {
+	tok, err := v.securityToken()
+	if err != nil {
+		return nil, tokens{}, err
+	}
+	cred, err := v.credential(accessKeyID)
+	if err != nil {
+		return nil, tokens{}, err
+	}
+	return cred, tok, nil
+}
+
+// authFields splits the comma-separated "name<sep>value" fields of an
+// Authorization header of the given scheme (for error messages). Every
+// field must be one of names and appear at most once; vals[i] is the value
+// of names[i], "" when absent.
+func authFields(rest, sep, scheme string, names ...string) (vals []string, err *Error) {
+	vals = make([]string, len(names))
+	seen := make([]bool, len(names))
+	for field := range strings.SplitSeq(rest, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(field), sep)
+		if !ok {
+			return nil, errInvalidArgument("malformed " + scheme + " Authorization header field " + quoteShort(field))
+		}
+		i := slices.Index(names, name)
+		if i < 0 {
+			return nil, errInvalidArgument("unknown " + scheme + " Authorization header field " + quoteShort(name))
+		}
+		if seen[i] {
+			return nil, errInvalidArgument("repeated " + scheme + " Authorization header field " + quoteShort(name))
+		}
+		seen[i] = true
+		vals[i] = val
+	}
+	return vals, nil
 }
 
 // principal builds the authenticated principal for cred.

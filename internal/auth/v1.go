@@ -25,54 +25,32 @@ func (v *verifier) v1Header(rest string) (*Principal, error) {
 	if err := v.checkHeaderTime(); err != nil {
 		return nil, err
 	}
-	hdrTok, qTok, xTok, err := v.securityToken()
+	cred, tok, err := v.signer(ak)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := v.credential(ak)
-	if err != nil {
-		return nil, err
-	}
-	// The Date slot holds the Date header; clients that send only
-	// x-oss-date (ali-oss) sign that value there instead.
-	date := firstNonEmpty(v.r.Header.Get(headerDate), v.r.Header.Get(headerOSSDate))
-	sel, sts, ok := v.matchV1(cred.Secret, date, sig)
+	sel, sts, ok := v.matchV1(cred.Secret, v.dateSlot(), sig)
 	if !ok {
 		return nil, errSignatureMismatch(ak, sts, sig, ecSignatureMismatchV1)
 	}
-	return principal(cred, SchemeV1, v1Token(sel, hdrTok, qTok, xTok)), nil
+	return principal(cred, SchemeV1, tok.v1(sel)), nil
 }
 
 // v1Presign verifies ?OSSAccessKeyId=…&Expires=…&Signature=…: the V1
 // string to sign with the Expires value in the Date slot.
 func (v *verifier) v1Presign() (*Principal, error) {
-	ak, err := v.requiredParam(qV1AccessKeyID)
+	p, err := v.requiredParams(qV1AccessKeyID, qV1Expires, qV1Signature)
 	if err != nil {
 		return nil, err
 	}
-	expires, err := v.requiredParam(qV1Expires)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := v.requiredParam(qV1Signature)
-	if err != nil {
-		return nil, err
-	}
+	ak, expires, sig := p[0], p[1], p[2]
 	if !validToken(ak) {
 		return nil, errInvalidArgumentWith("malformed "+qV1AccessKeyID, qV1AccessKeyID, ak)
 	}
-	exp, perr := strconv.ParseInt(expires, 10, 64)
-	if perr != nil {
-		return nil, errBadExpires(qV1Expires, expires)
-	}
-	if v.now.Unix() > exp {
-		return nil, errPresignExpired()
-	}
-	hdrTok, qTok, xTok, err := v.securityToken()
-	if err != nil {
+	if err := v.checkUnixExpires(qV1Expires, expires); err != nil {
 		return nil, err
 	}
-	cred, err := v.credential(ak)
+	cred, tok, err := v.signer(ak)
 	if err != nil {
 		return nil, err
 	}
@@ -80,29 +58,54 @@ func (v *verifier) v1Presign() (*Principal, error) {
 	if !ok {
 		return nil, errSignatureMismatch(ak, sts, sig, ecSignatureMismatchV1)
 	}
-	return principal(cred, SchemeV1Presign, v1Token(sel, hdrTok, qTok, xTok)), nil
+	return principal(cred, SchemeV1Presign, tok.v1(sel)), nil
 }
 
-// requiredParam returns a credential query parameter that must be present
-// once and non-empty.
-func (v *verifier) requiredParam(name string) (string, *Error) {
-	val, ok, err := v.q.single(name)
+// checkUnixExpires checks the V1/OSS2 presign expiry: expires, the value of
+// parameter name, is a Unix time that must not have passed.
+func (v *verifier) checkUnixExpires(name, expires string) *Error {
+	exp, err := strconv.ParseInt(expires, 10, 64)
 	if err != nil {
-		return "", err
+		return errBadExpires(name, expires)
 	}
-	if !ok || val == "" {
-		return "", errInvalidArgumentWith("the signed URL lacks the "+quoteShort(name)+" parameter", name, "")
+	if v.now.Unix() > exp {
+		return errPresignExpired()
 	}
-	return val, nil
+	return nil
 }
 
-// v1Token picks the surfaced STS token: the x-oss-security-token query
-// parameter counts only when the accepted sub-resource set signed it.
-func v1Token(sel v1Selection, hdr, q, xq string) string {
+// dateSlot is the Date slot of a header-signed V1/OSS2 string to sign: the
+// Date header; clients that send only x-oss-date (ali-oss) sign that value
+// there instead.
+func (v *verifier) dateSlot() string {
+	return firstNonEmpty(v.r.Header.Get(headerDate), v.r.Header.Get(headerOSSDate))
+}
+
+// requiredParams returns the values of credential query parameters that
+// must each be present once and non-empty, failing on the first that is not.
+func (v *verifier) requiredParams(names ...string) ([]string, *Error) {
+	vals := make([]string, len(names))
+	for i, name := range names {
+		val, ok, err := v.q.single(name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || val == "" {
+			return nil, errInvalidArgumentWith("the signed URL lacks the "+quoteShort(name)+" parameter", name, "")
+		}
+		vals[i] = val
+	}
+	return vals, nil
+}
+
+// v1 picks the surfaced STS token of a V1 request: the x-oss-security-token
+// query parameter counts only when the accepted sub-resource set signed it.
+func (t tokens) v1(sel v1Selection) string {
+	xq := t.xossQuery
 	if !sel.includes(paramFlags(qOSSSecToken)) {
 		xq = ""
 	}
-	return firstNonEmpty(hdr, q, xq)
+	return firstNonEmpty(t.hdr, t.query, xq)
 }
 
 // matchV1 tries the V1 sub-resource sets in order (v1Selections) and
@@ -197,29 +200,11 @@ func (v *verifier) v1Resource(sel v1Selection) string {
 // v2Header verifies the legacy
 // "Authorization: OSS2 AccessKeyId:<ak>[,AdditionalHeaders:<h1;h2>],Signature:<sig>".
 func (v *verifier) v2Header(rest string) (*Principal, error) {
-	var ak, additional, sig string
-	var seenAK, seenAdd, seenSig bool
-	for field := range strings.SplitSeq(rest, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(field), ":")
-		if !ok {
-			return nil, errInvalidArgument("malformed OSS2 Authorization header field " + quoteShort(field))
-		}
-		var seen *bool
-		switch name {
-		case "AccessKeyId":
-			ak, seen = val, &seenAK
-		case "AdditionalHeaders":
-			additional, seen = val, &seenAdd
-		case "Signature":
-			sig, seen = val, &seenSig
-		default:
-			return nil, errInvalidArgument("unknown OSS2 Authorization header field " + quoteShort(name))
-		}
-		if *seen {
-			return nil, errInvalidArgument("repeated OSS2 Authorization header field " + quoteShort(name))
-		}
-		*seen = true
+	f, ferr := authFields(rest, ":", algorithmV2, "AccessKeyId", "AdditionalHeaders", "Signature")
+	if ferr != nil {
+		return nil, ferr
 	}
+	ak, additional, sig := f[0], f[1], f[2]
 	if !validToken(ak) || sig == "" {
 		return nil, errInvalidArgument("malformed OSS2 Authorization header; AccessKeyId and Signature are required")
 	}
@@ -230,37 +215,25 @@ func (v *verifier) v2Header(rest string) (*Principal, error) {
 	if err := v.checkHeaderTime(); err != nil {
 		return nil, err
 	}
-	hdrTok, qTok, xTok, err := v.securityToken()
+	cred, tok, err := v.signer(ak)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := v.credential(ak)
-	if err != nil {
-		return nil, err
-	}
-	date := firstNonEmpty(v.r.Header.Get(headerDate), v.r.Header.Get(headerOSSDate))
-	sts := v.v2StringToSign(date, addList, false)
+	sts := v.v2StringToSign(v.dateSlot(), addList, false)
 	if !verifyBase64(sha256.New, cred.Secret, sts, sig) {
 		return nil, errSignatureMismatch(ak, sts, sig, "")
 	}
-	return principal(cred, SchemeV2, firstNonEmpty(hdrTok, qTok, xTok)), nil
+	return principal(cred, SchemeV2, firstNonEmpty(tok.hdr, tok.query, tok.xossQuery)), nil
 }
 
 // v2Presign verifies ?x-oss-signature-version=OSS2&x-oss-access-key-id=…&
 // x-oss-expires=<unix>&x-oss-signature=…[&x-oss-additional-headers=…].
 func (v *verifier) v2Presign() (*Principal, error) {
-	ak, err := v.requiredParam(qV2AccessKeyID)
+	p, err := v.requiredParams(qV2AccessKeyID, qExpires, qSignature)
 	if err != nil {
 		return nil, err
 	}
-	expires, err := v.requiredParam(qExpires)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := v.requiredParam(qSignature)
-	if err != nil {
-		return nil, err
-	}
+	ak, expires, sig := p[0], p[1], p[2]
 	additional, _, err := v.q.single(qAdditional)
 	if err != nil {
 		return nil, err
@@ -272,18 +245,10 @@ func (v *verifier) v2Presign() (*Principal, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	exp, perr := strconv.ParseInt(expires, 10, 64)
-	if perr != nil {
-		return nil, errBadExpires(qExpires, expires)
-	}
-	if v.now.Unix() > exp {
-		return nil, errPresignExpired()
-	}
-	hdrTok, qTok, xTok, err := v.securityToken()
-	if err != nil {
+	if err := v.checkUnixExpires(qExpires, expires); err != nil {
 		return nil, err
 	}
-	cred, err := v.credential(ak)
+	cred, tok, err := v.signer(ak)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +256,7 @@ func (v *verifier) v2Presign() (*Principal, error) {
 	if !verifyBase64(sha256.New, cred.Secret, sts, sig) {
 		return nil, errSignatureMismatch(ak, sts, sig, "")
 	}
-	return principal(cred, SchemeV2Presign, firstNonEmpty(hdrTok, qTok, xTok)), nil
+	return principal(cred, SchemeV2Presign, firstNonEmpty(tok.hdr, tok.query, tok.xossQuery)), nil
 }
 
 // v2StringToSign builds the OSS2 string to sign. Its resource is the whole

@@ -66,29 +66,11 @@ func dropDefaultSigned(list []string) []string {
 
 // v4Header verifies "Authorization: OSS4-HMAC-SHA256 Credential=…[,AdditionalHeaders=…],Signature=…".
 func (v *verifier) v4Header(rest string) (*Principal, error) {
-	var credential, additional, sig string
-	var seenCred, seenAdd, seenSig bool
-	for field := range strings.SplitSeq(rest, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(field), "=")
-		if !ok {
-			return nil, errInvalidArgument("malformed OSS4-HMAC-SHA256 Authorization header field " + quoteShort(field))
-		}
-		var seen *bool
-		switch name {
-		case "Credential":
-			credential, seen = val, &seenCred
-		case "AdditionalHeaders":
-			additional, seen = val, &seenAdd
-		case "Signature":
-			sig, seen = val, &seenSig
-		default:
-			return nil, errInvalidArgument("unknown OSS4-HMAC-SHA256 Authorization header field " + quoteShort(name))
-		}
-		if *seen {
-			return nil, errInvalidArgument("repeated OSS4-HMAC-SHA256 Authorization header field " + quoteShort(name))
-		}
-		*seen = true
+	f, ferr := authFields(rest, "=", algorithmV4, "Credential", "AdditionalHeaders", "Signature")
+	if ferr != nil {
+		return nil, ferr
 	}
+	credential, additional, sig := f[0], f[1], f[2]
 	if credential == "" {
 		return nil, errInvalidArgument("the OSS4-HMAC-SHA256 Authorization header lacks Credential")
 	}
@@ -107,11 +89,7 @@ func (v *verifier) v4Header(rest string) (*Principal, error) {
 	if err := v.checkHeaderTime(); err != nil {
 		return nil, err
 	}
-	hdrTok, qTok, xTok, err := v.securityToken()
-	if err != nil {
-		return nil, err
-	}
-	cred, err := v.credential(scope.accessKeyID)
+	cred, tok, err := v.signer(scope.accessKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,27 +101,16 @@ func (v *verifier) v4Header(rest string) (*Principal, error) {
 	}
 	// Every query parameter is signed under V4, so both query spellings
 	// of the token are covered by the signature.
-	return principal(cred, SchemeV4, firstNonEmpty(hdrTok, xTok, qTok)), nil
+	return principal(cred, SchemeV4, firstNonEmpty(tok.hdr, tok.xossQuery, tok.query)), nil
 }
 
 // v4Presign verifies the x-oss-signature-version=OSS4-HMAC-SHA256 signed URL.
 func (v *verifier) v4Presign() (*Principal, error) {
-	credential, err := v.requiredParam(qV4Credential)
+	p, err := v.requiredParams(qV4Credential, qV4Date, qExpires, qSignature)
 	if err != nil {
 		return nil, err
 	}
-	date, err := v.requiredParam(qV4Date)
-	if err != nil {
-		return nil, err
-	}
-	expires, err := v.requiredParam(qExpires)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := v.requiredParam(qSignature)
-	if err != nil {
-		return nil, err
-	}
+	credential, date, expires, sig := p[0], p[1], p[2], p[3]
 	additional, _, err := v.q.single(qAdditional)
 	if err != nil {
 		return nil, err
@@ -179,18 +146,14 @@ func (v *verifier) v4Presign() (*Principal, error) {
 	if signedAt.Sub(v.now) > MaxClockSkew {
 		return nil, errPresignNotYetValid()
 	}
-	hdrTok, qTok, xTok, err := v.securityToken()
-	if err != nil {
-		return nil, err
-	}
-	cred, err := v.credential(scope.accessKeyID)
+	cred, tok, err := v.signer(scope.accessKeyID)
 	if err != nil {
 		return nil, err
 	}
 	if e := v.matchV4(cred.Secret, scope, date, addList, sig, true); e != nil {
 		return nil, e
 	}
-	return principal(cred, SchemeV4Presign, firstNonEmpty(hdrTok, xTok, qTok)), nil
+	return principal(cred, SchemeV4Presign, firstNonEmpty(tok.hdr, tok.xossQuery, tok.query)), nil
 }
 
 // matchV4 computes the V4 signature and compares it with sig (lowercase hex)

@@ -59,6 +59,19 @@ func (rc *reqCtx) endpointHost() string {
 	return h
 }
 
+// allowedBucket loads the bucket and authorizes the bucket-level action on
+// it.
+func (rc *reqCtx) allowedBucket(action string) (*store.Bucket, error) {
+	b, err := rc.loadBucket()
+	if err != nil {
+		return nil, err
+	}
+	if err := rc.allow(action, b, "", nil); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // loadBucket returns the request's bucket record.
 func (rc *reqCtx) loadBucket() (*store.Bucket, error) {
 	b, err := rc.s.store.GetBucket(rc.bucket)
@@ -236,11 +249,7 @@ func (rc *reqCtx) createBucket() error {
 }
 
 func (rc *reqCtx) deleteBucket() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actDeleteBucket, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actDeleteBucket); err != nil {
 		return err
 	}
 	if err := rc.s.store.DeleteBucket(rc.bucket, nil); err != nil {
@@ -253,11 +262,7 @@ func (rc *reqCtx) deleteBucket() error {
 }
 
 func (rc *reqCtx) headBucket() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actListObjects, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actListObjects); err != nil {
 		return err
 	}
 	return rc.ok()
@@ -291,11 +296,8 @@ type bucketInfoResult struct {
 }
 
 func (rc *reqCtx) getBucketInfo() error {
-	b, err := rc.loadBucket()
+	b, err := rc.allowedBucket(actGetBucketInfo)
 	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetBucketInfo, b, "", nil); err != nil {
 		return err
 	}
 	e := rc.bucketEntry(b)
@@ -331,11 +333,8 @@ type locationResult struct {
 }
 
 func (rc *reqCtx) getBucketLocation() error {
-	b, err := rc.loadBucket()
+	b, err := rc.allowedBucket(actGetBucketLocation)
 	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetBucketLocation, b, "", nil); err != nil {
 		return err
 	}
 	loc := b.Location
@@ -355,11 +354,7 @@ type bucketStatResult struct {
 }
 
 func (rc *reqCtx) getBucketStat() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetBucketStat, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actGetBucketStat); err != nil {
 		return err
 	}
 	st, err := rc.s.store.BucketStats(rc.bucket)
@@ -383,11 +378,8 @@ type accessControlPolicy struct {
 }
 
 func (rc *reqCtx) getBucketACL() error {
-	b, err := rc.loadBucket()
+	b, err := rc.allowedBucket(actGetBucketACL)
 	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetBucketACL, b, "", nil); err != nil {
 		return err
 	}
 	grant := b.ACL
@@ -398,11 +390,7 @@ func (rc *reqCtx) getBucketACL() error {
 }
 
 func (rc *reqCtx) putBucketACL() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutBucketACL, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actPutBucketACL); err != nil {
 		return err
 	}
 	acl := rc.r.Header.Get("x-oss-acl")
@@ -412,7 +400,7 @@ func (rc *reqCtx) putBucketACL() error {
 	if err := checkBucketACL(acl); err != nil {
 		return err
 	}
-	err = rc.s.store.UpdateBucket(rc.bucket, func(b *store.Bucket) error {
+	err := rc.s.store.UpdateBucket(rc.bucket, func(b *store.Bucket) error {
 		b.ACL = acl
 		return nil
 	})

@@ -106,11 +106,8 @@ func decodeToken(tok string) (string, error) {
 }
 
 func (rc *reqCtx) listObjects() error {
-	b, err := rc.loadBucket()
+	b, err := rc.allowedBucket(actListObjects)
 	if err != nil {
-		return err
-	}
-	if err := rc.allow(actListObjects, b, "", nil); err != nil {
 		return err
 	}
 	useURL, err := rc.encodingType()

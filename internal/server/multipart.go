@@ -566,11 +566,7 @@ type listUploadsResult struct {
 }
 
 func (rc *reqCtx) listUploads() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actListMultipartUploads, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actListMultipartUploads); err != nil {
 		return err
 	}
 	useURL, err := rc.encodingType()

@@ -558,20 +558,32 @@ func (rc *reqCtx) encryptNew(tmpl *store.Object) (*sseKey, error) {
 	return key, nil
 }
 
-func (rc *reqCtx) getObjectMeta() error {
+// existingObject loads the bucket and the object version the request names
+// (?versionId, else the current version), authorizes action on it, and
+// fails with NoSuchKey when there is none. The permission check comes first,
+// so a caller without access learns nothing about the key.
+func (rc *reqCtx) existingObject(action string) (*store.Bucket, *store.Object, error) {
 	b, err := rc.loadBucket()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	obj, err := rc.currentObject(rc.bucket, rc.key, rc.query.Get("versionId"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := rc.allow(actGetObject, b, rc.key, obj); err != nil {
-		return err
+	if err := rc.allow(action, b, rc.key, obj); err != nil {
+		return nil, nil, err
 	}
 	if obj == nil {
-		return errNoSuchKey(rc.key)
+		return nil, nil, errNoSuchKey(rc.key)
+	}
+	return b, obj, nil
+}
+
+func (rc *reqCtx) getObjectMeta() error {
+	_, obj, err := rc.existingObject(actGetObject)
+	if err != nil {
+		return err
 	}
 	h := rc.w.Header()
 	h.Set("ETag", quoteETag(obj.ETag))
@@ -610,19 +622,9 @@ func (rc *reqCtx) deleteObject() error {
 // ---- ACL ----
 
 func (rc *reqCtx) getObjectACL() error {
-	b, err := rc.loadBucket()
+	b, obj, err := rc.existingObject(actGetObjectACL)
 	if err != nil {
 		return err
-	}
-	obj, err := rc.currentObject(rc.bucket, rc.key, rc.query.Get("versionId"))
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetObjectACL, b, rc.key, obj); err != nil {
-		return err
-	}
-	if obj == nil {
-		return errNoSuchKey(rc.key)
 	}
 	grant := obj.ACL
 	if grant == "" {
@@ -632,20 +634,9 @@ func (rc *reqCtx) getObjectACL() error {
 }
 
 func (rc *reqCtx) putObjectACL() error {
-	b, err := rc.loadBucket()
+	_, obj, err := rc.existingObject(actPutObjectACL)
 	if err != nil {
 		return err
-	}
-	versionID := rc.query.Get("versionId")
-	obj, err := rc.currentObject(rc.bucket, rc.key, versionID)
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutObjectACL, b, rc.key, obj); err != nil {
-		return err
-	}
-	if obj == nil {
-		return errNoSuchKey(rc.key)
 	}
 	if rc.r.Header.Get("x-oss-object-acl") == "" {
 		return errInvalidArgument("x-oss-object-acl", "", "The x-oss-object-acl header is required to set an object ACL.")
@@ -715,19 +706,9 @@ func (rc *reqCtx) putSymlink() error {
 }
 
 func (rc *reqCtx) getSymlink() error {
-	b, err := rc.loadBucket()
+	_, obj, err := rc.existingObject(actGetSymlink)
 	if err != nil {
 		return err
-	}
-	obj, err := rc.currentObject(rc.bucket, rc.key, rc.query.Get("versionId"))
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetSymlink, b, rc.key, obj); err != nil {
-		return err
-	}
-	if obj == nil {
-		return errNoSuchKey(rc.key)
 	}
 	if obj.Type != store.TypeSymlink {
 		return newError(http.StatusBadRequest, "NotSymlink", "The specified object is not a symlink.").with("Key", rc.key)

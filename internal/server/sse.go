@@ -319,11 +319,7 @@ type xmlServerSideEncryptionRule struct {
 }
 
 func (rc *reqCtx) putBucketEncryption() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actPutBucketEncryption, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actPutBucketEncryption); err != nil {
 		return err
 	}
 	var doc xmlServerSideEncryptionRule
@@ -369,11 +365,7 @@ func errNoSSERule(bucket string) *apiError {
 }
 
 func (rc *reqCtx) getBucketEncryption() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actGetBucketEncryption, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actGetBucketEncryption); err != nil {
 		return err
 	}
 	sp, err := rc.s.bucketSSE(rc.bucket)
@@ -400,11 +392,7 @@ func (sp *sseSpec) xml() xmlServerSideEncryptionRule {
 }
 
 func (rc *reqCtx) deleteBucketEncryption() error {
-	b, err := rc.loadBucket()
-	if err != nil {
-		return err
-	}
-	if err := rc.allow(actDeleteBucketEncryption, b, "", nil); err != nil {
+	if _, err := rc.allowedBucket(actDeleteBucketEncryption); err != nil {
 		return err
 	}
 	if err := rc.s.store.DeleteBucketConfig(rc.bucket, bucketEncryptionConfig); err != nil {

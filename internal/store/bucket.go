@@ -51,15 +51,21 @@ func (s *Store) CreateBucket(b Bucket) error {
 	})
 }
 
+// bucketRecord reads and decodes the record of bucket name from list, the
+// bucket list (ErrNoSuchBucket).
+func bucketRecord(list *bolt.Bucket, name string) (*Bucket, error) {
+	v := list.Get([]byte(name))
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchBucket, name)
+	}
+	return decodeBucket(name, v)
+}
+
 // GetBucket returns the bucket record (ErrNoSuchBucket).
 func (s *Store) GetBucket(name string) (*Bucket, error) {
 	var out *Bucket
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bktBuckets).Get([]byte(name))
-		if v == nil {
-			return fmt.Errorf("%w: %s", ErrNoSuchBucket, name)
-		}
-		b, err := decodeBucket(name, v)
+		b, err := bucketRecord(tx.Bucket(bktBuckets), name)
 		out = b
 		return err
 	})
@@ -74,11 +80,7 @@ func (s *Store) GetBucket(name string) (*Bucket, error) {
 func (s *Store) UpdateBucket(name string, fn func(b *Bucket) error) error {
 	return s.update(func(tx *bolt.Tx) error {
 		list := tx.Bucket(bktBuckets)
-		v := list.Get([]byte(name))
-		if v == nil {
-			return clean(fmt.Errorf("%w: %s", ErrNoSuchBucket, name))
-		}
-		b, err := decodeBucket(name, v)
+		b, err := bucketRecord(list, name)
 		if err != nil {
 			return clean(err)
 		}
@@ -105,11 +107,7 @@ func (s *Store) UpdateBucket(name string, fn func(b *Bucket) error) error {
 func (s *Store) DeleteBucket(name string, check func(b *Bucket) error) error {
 	return s.update(func(tx *bolt.Tx) error {
 		list := tx.Bucket(bktBuckets)
-		v := list.Get([]byte(name))
-		if v == nil {
-			return clean(fmt.Errorf("%w: %s", ErrNoSuchBucket, name))
-		}
-		b, err := decodeBucket(name, v)
+		b, err := bucketRecord(list, name)
 		if err != nil {
 			return clean(err)
 		}
@@ -177,23 +175,14 @@ func (s *Store) ListBuckets(prefix, marker string, limit int) ([]Bucket, bool, e
 // BucketStats returns the bucket's counters, maintained on every write (O(1)).
 // Storage counts the bytes of all object versions and uploaded parts.
 func (s *Store) BucketStats(name string) (*BucketStats, error) {
-	var st BucketStats
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
+	return viewBucket(s, name, func(b *bkt) (*BucketStats, error) {
 		c := b.counters()
-		st = BucketStats{Storage: c.storage, ObjectCount: c.objects, MultipartUploadCount: c.uploads}
+		st := &BucketStats{Storage: c.storage, ObjectCount: c.objects, MultipartUploadCount: c.uploads}
 		if c.modified != 0 {
 			st.LastModified = time.Unix(0, c.modified).UTC()
 		}
-		return nil
+		return st, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &st, nil
 }
 
 // PutBucketConfig stores a configuration document (policy, encryption,
@@ -220,23 +209,13 @@ func (s *Store) PutBucketConfig(bucket, name string, doc []byte) error {
 
 // GetBucketConfig returns a stored document (ErrNoSuchConfig).
 func (s *Store) GetBucketConfig(bucket, name string) ([]byte, error) {
-	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
+	return viewBucket(s, bucket, func(b *bkt) ([]byte, error) {
 		v := b.configs.Get([]byte(name))
 		if v == nil {
-			return fmt.Errorf("%w: %s of bucket %s", ErrNoSuchConfig, name, bucket)
+			return nil, fmt.Errorf("%w: %s of bucket %s", ErrNoSuchConfig, name, bucket)
 		}
-		out = bytes.Clone(v)
-		return nil
+		return bytes.Clone(v), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteBucketConfig removes a document; removing a missing one is not an error.

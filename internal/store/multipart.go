@@ -120,19 +120,10 @@ func (s *Store) GetUpload(bucket, key, uploadID string) (*Upload, error) {
 	if err := validKey(key); err != nil {
 		return nil, err
 	}
-	var out *Upload
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		_, out, err = b.upload(key, uploadID)
-		return err
+	return viewBucket(s, bucket, func(b *bkt) (*Upload, error) {
+		_, u, err := b.upload(key, uploadID)
+		return u, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // PutPart commits blob as part number n of the upload, replacing an earlier
@@ -253,24 +244,17 @@ func (s *Store) ListParts(bucket, key, uploadID string, marker, limit int) ([]Pa
 
 // AllParts returns every uploaded part of the upload, in number order.
 func (s *Store) AllParts(bucket, key, uploadID string) ([]Part, error) {
-	var out []Part
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
+	return viewBucket(s, bucket, func(b *bkt) ([]Part, error) {
 		if _, _, err := b.upload(key, uploadID); err != nil {
-			return err
+			return nil, err
 		}
-		return b.forParts(uploadID, 0, func(_ []byte, p *Part) (bool, error) {
+		var out []Part
+		err := b.forParts(uploadID, 0, func(_ []byte, p *Part) (bool, error) {
 			out = append(out, *p)
 			return true, nil
 		})
+		return out, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // CompleteUpload turns an upload into an object without copying data.
@@ -359,13 +343,8 @@ func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string
 				unused = append(unused, p.Extent)
 			}
 		}
-		for _, pk := range partKeys {
-			if err := b.parts.Delete(pk); err != nil {
-				return fmt.Errorf("store: deleting part: %w", err)
-			}
-		}
-		if err := b.uploads.Delete(uk); err != nil {
-			return fmt.Errorf("store: deleting upload: %w", err)
+		if err := b.dropUpload(uk, partKeys); err != nil {
+			return err
 		}
 		if frees, err = b.freeExtents(unused, nil, nil); err != nil {
 			return err
@@ -434,6 +413,19 @@ func checkCompletedExtents(obj *Object, parts []Part) error {
 	return nil
 }
 
+// dropUpload deletes the upload record uk and the part records partKeys.
+func (b *bkt) dropUpload(uk []byte, partKeys [][]byte) error {
+	for _, pk := range partKeys {
+		if err := b.parts.Delete(pk); err != nil {
+			return fmt.Errorf("store: deleting part: %w", err)
+		}
+	}
+	if err := b.uploads.Delete(uk); err != nil {
+		return fmt.Errorf("store: deleting upload: %w", err)
+	}
+	return nil
+}
+
 // AbortUpload deletes an upload and its parts (ErrNoSuchUpload).
 func (s *Store) AbortUpload(ctx context.Context, bucket, key, uploadID string) error {
 	if err := validKey(key); err != nil {
@@ -469,13 +461,8 @@ func (s *Store) AbortUpload(ctx context.Context, bucket, key, uploadID string) e
 				}
 			}
 		}
-		for _, k := range keys {
-			if err := b.parts.Delete(k); err != nil {
-				return fmt.Errorf("store: deleting part: %w", err)
-			}
-		}
-		if err := b.uploads.Delete(uk); err != nil {
-			return fmt.Errorf("store: deleting upload: %w", err)
+		if err := b.dropUpload(uk, keys); err != nil {
+			return err
 		}
 		if frees, err = b.freeExtents(exts, nil, nil); err != nil {
 			return err

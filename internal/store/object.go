@@ -534,19 +534,10 @@ func (s *Store) GetObject(bucket, key, versionID string) (*Object, error) {
 	if err := validKey(key); err != nil {
 		return nil, err
 	}
-	var out *Object
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		_, out, err = b.lookup(key, versionID)
-		return err
+	return viewBucket(s, bucket, func(b *bkt) (*Object, error) {
+		_, o, err := b.lookup(key, versionID)
+		return o, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // OpenObject returns a version's metadata and a reader over a consistent

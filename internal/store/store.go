@@ -283,5 +283,24 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return err
 }
 
+// viewBucket runs fn on bucket's records in a read-only transaction and
+// returns its result; the zero T on any error (ErrNoSuchBucket included).
+func viewBucket[T any](s *Store, bucket string, fn func(b *bkt) (T, error)) (T, error) {
+	var out T
+	err := s.view(func(tx *bolt.Tx) error {
+		b, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		out, err = fn(b)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.dir }
