@@ -79,6 +79,14 @@ func (rq *request) required(name string) (string, error) {
 	return v, nil
 }
 
+// strOr returns parameter name, or def when it is empty.
+func (rq *request) strOr(name, def string) string {
+	if v := rq.str(name); v != "" {
+		return v
+	}
+	return def
+}
+
 // intParam parses an optional integer parameter within [lo, hi].
 func (rq *request) intParam(name string, def, lo, hi int64) (int64, error) {
 	s := strings.TrimSpace(rq.str(name))
@@ -123,6 +131,13 @@ func pageBounds(number, size, total int) (lo, hi int) {
 	}
 	lo = (number - 1) * size
 	return lo, min(lo+size, total)
+}
+
+// listPage returns the header of a paged list response over total items
+// and the slice bounds of page number/size.
+func (rq *request) listPage(number, size, total int) (hdr listHeader, lo, hi int) {
+	lo, hi = pageBounds(number, size, total)
+	return listHeader{RequestID: rq.requestID, PageNumber: number, PageSize: size, TotalCount: total}, lo, hi
 }
 
 // dryRun answers DryRunOperation once validation and authorization passed.
@@ -201,6 +216,44 @@ func (rq *request) loadKey(ref string) (*keyRecord, error) {
 		return nil, errKeyNotFound(ref)
 	}
 	return k, nil
+}
+
+// authorizedKey loads the key ref names and authorizes act on it.
+func (rq *request) authorizedKey(ref, act string) (*keyRecord, error) {
+	k, err := rq.loadKey(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := rq.authorize(act, rq.h.keyARN(k.ID)); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// keyParam loads the key the KeyId parameter names and authorizes act on
+// it.
+func (rq *request) keyParam(act string) (*keyRecord, error) {
+	ref, err := rq.required("KeyId")
+	if err != nil {
+		return nil, err
+	}
+	return rq.authorizedKey(ref, act)
+}
+
+// keyPage reads the KeyId and paging parameters of a per-key list action
+// and loads the key, authorizing act on it.
+func (rq *request) keyPage(act string) (k *keyRecord, number, size int, err error) {
+	ref, err := rq.required("KeyId")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if number, size, err = rq.page(); err != nil {
+		return nil, 0, 0, err
+	}
+	if k, err = rq.authorizedKey(ref, act); err != nil {
+		return nil, 0, 0, err
+	}
+	return k, number, size, nil
 }
 
 // usable fails unless the key may be used for cryptographic operations.
@@ -361,31 +414,19 @@ func parseRotationInterval(s string) (time.Duration, error) {
 }
 
 func (h *Handler) createKey(rq *request) (any, error) {
-	spec := rq.str("KeySpec")
-	if spec == "" {
-		spec = keySpecAES256
-	}
+	spec := rq.strOr("KeySpec", keySpecAES256)
 	if spec != keySpecAES256 {
 		return nil, errInvalidParameter("The KeySpec " + quote(spec) + " is not supported; this server supports Aliyun_AES_256.")
 	}
-	usage := rq.str("KeyUsage")
-	if usage == "" {
-		usage = keyUsageEncrypt
-	}
+	usage := rq.strOr("KeyUsage", keyUsageEncrypt)
 	if usage != keyUsageEncrypt {
 		return nil, errInvalidParameter("The KeyUsage " + quote(usage) + " is invalid for an Aliyun_AES_256 key; use ENCRYPT/DECRYPT.")
 	}
-	origin := rq.str("Origin")
-	if origin == "" {
-		origin = OriginKMS
-	}
+	origin := rq.strOr("Origin", OriginKMS)
 	if origin != OriginKMS && origin != OriginExternal {
 		return nil, errInvalidParameter("The Origin " + quote(origin) + " is invalid; use Aliyun_KMS or EXTERNAL.")
 	}
-	protection := rq.str("ProtectionLevel")
-	if protection == "" {
-		protection = protectionSoftware
-	}
+	protection := rq.strOr("ProtectionLevel", protectionSoftware)
 	if protection != protectionSoftware {
 		return nil, errInvalidParameter("The ProtectionLevel " + quote(protection) + " is not supported; this server supports SOFTWARE.")
 	}
@@ -478,15 +519,8 @@ func (h *Handler) createKey(rq *request) (any, error) {
 }
 
 func (h *Handler) describeKey(rq *request) (any, error) {
-	ref, err := rq.required("KeyId")
+	k, err := rq.keyParam("kms:DescribeKey")
 	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:DescribeKey", h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	return &keyMetadataResponse{RequestID: rq.requestID, KeyMetadata: h.metadata(k, rq.now)}, nil
@@ -553,28 +587,18 @@ func (h *Handler) listKeys(rq *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := pageBounds(number, size, len(all))
-	return &listKeysResponse{
-		RequestID: rq.requestID, PageNumber: number, PageSize: size, TotalCount: len(all),
-		Keys: keyList{Key: append([]keyEntry{}, all[lo:hi]...)},
-	}, nil
+	hdr, lo, hi := rq.listPage(number, size, len(all))
+	return &listKeysResponse{listHeader: hdr, Keys: keyList{Key: append([]keyEntry{}, all[lo:hi]...)}}, nil
 }
 
 // setEnabled implements EnableKey and DisableKey.
 func (h *Handler) setEnabled(rq *request, enable bool) (any, error) {
-	ref, err := rq.required("KeyId")
-	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
 	act := "kms:DisableKey"
 	if enable {
 		act = "kms:EnableKey"
 	}
-	if err := rq.authorize(act, h.keyARN(k.ID)); err != nil {
+	k, err := rq.keyParam(act)
+	if err != nil {
 		return nil, err
 	}
 	_, err = rq.updateKey(k.ID, func(k *keyRecord) error {
@@ -612,11 +636,8 @@ func (h *Handler) scheduleKeyDeletion(rq *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := rq.loadKey(ref)
+	k, err := rq.authorizedKey(ref, "kms:ScheduleKeyDeletion")
 	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:ScheduleKeyDeletion", h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	_, err = rq.updateKey(k.ID, func(k *keyRecord) error {
@@ -634,15 +655,8 @@ func (h *Handler) scheduleKeyDeletion(rq *request) (any, error) {
 }
 
 func (h *Handler) cancelKeyDeletion(rq *request) (any, error) {
-	ref, err := rq.required("KeyId")
+	k, err := rq.keyParam("kms:CancelKeyDeletion")
 	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:CancelKeyDeletion", h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	_, err = rq.updateKey(k.ID, func(k *keyRecord) error {
@@ -689,71 +703,35 @@ func (rq *request) aliasTarget() (*keyRecord, error) {
 	return rq.loadKey(ref)
 }
 
-func (h *Handler) createAlias(rq *request) (any, error) {
+// aliasName reads and checks the AliasName parameter.
+func (rq *request) aliasName() (string, error) {
 	name, err := rq.required("AliasName")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := validAlias(name); err != nil {
-		return nil, err
+		return "", err
 	}
-	k, err := rq.aliasTarget()
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:CreateAlias", h.aliasARN(name)); err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:CreateAlias", h.keyARN(k.ID)); err != nil {
-		return nil, err
-	}
-	err = h.kv.Txn(func(tx *store.KVTx) error {
-		cur, err := txGetKey(tx, k.ID)
-		if err != nil {
-			return err
-		}
-		if cur == nil {
-			return errKeyNotFound(k.ID)
-		}
-		a, err := txGetAlias(tx, name)
-		if err != nil {
-			return err
-		}
-		if a != nil {
-			return &Error{Status: http.StatusConflict, Code: CodeAliasExists,
-				Message: "The alias " + quote(name) + " already exists."}
-		}
-		rec, err := encodeJSON(aliasRecord{Name: name, KeyID: k.ID, Created: rq.now.UTC(), Updated: rq.now.UTC()})
-		if err != nil {
-			return err
-		}
-		if err := tx.Put(aliasKey(name), rec); err != nil {
-			return err
-		}
-		return tx.Put(keyAliasKey(k.ID, name), []byte{})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptyResponse{RequestID: rq.requestID}, nil
+	return name, nil
 }
 
-func (h *Handler) updateAlias(rq *request) (any, error) {
-	name, err := rq.required("AliasName")
+// putAlias is CreateAlias and UpdateAlias: it authorizes act on the alias
+// and its target key, then, in one transaction, stores the record next
+// returns for the alias's current record (nil when absent) and moves the
+// key's alias index entry to the target.
+func (h *Handler) putAlias(rq *request, act string, next func(name, keyID string, cur *aliasRecord) (*aliasRecord, error)) (any, error) {
+	name, err := rq.aliasName()
 	if err != nil {
-		return nil, err
-	}
-	if err := validAlias(name); err != nil {
 		return nil, err
 	}
 	k, err := rq.aliasTarget()
 	if err != nil {
 		return nil, err
 	}
-	if err := rq.authorize("kms:UpdateAlias", h.aliasARN(name)); err != nil {
+	if err := rq.authorize(act, h.aliasARN(name)); err != nil {
 		return nil, err
 	}
-	if err := rq.authorize("kms:UpdateAlias", h.keyARN(k.ID)); err != nil {
+	if err := rq.authorize(act, h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	err = h.kv.Txn(func(tx *store.KVTx) error {
@@ -768,11 +746,14 @@ func (h *Handler) updateAlias(rq *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		if a == nil {
-			return errAliasNotFound(name)
+		old := ""
+		if a != nil {
+			old = a.KeyID
 		}
-		old := a.KeyID
-		a.KeyID, a.Updated = k.ID, rq.now.UTC()
+		a, err = next(name, k.ID, a)
+		if err != nil {
+			return err
+		}
 		rec, err := encodeJSON(a)
 		if err != nil {
 			return err
@@ -780,7 +761,7 @@ func (h *Handler) updateAlias(rq *request) (any, error) {
 		if err := tx.Put(aliasKey(name), rec); err != nil {
 			return err
 		}
-		if old != k.ID {
+		if old != "" && old != k.ID {
 			if err := tx.Delete(keyAliasKey(old, name)); err != nil {
 				return err
 			}
@@ -793,12 +774,29 @@ func (h *Handler) updateAlias(rq *request) (any, error) {
 	return &emptyResponse{RequestID: rq.requestID}, nil
 }
 
+func (h *Handler) createAlias(rq *request) (any, error) {
+	return h.putAlias(rq, "kms:CreateAlias", func(name, keyID string, cur *aliasRecord) (*aliasRecord, error) {
+		if cur != nil {
+			return nil, &Error{Status: http.StatusConflict, Code: CodeAliasExists,
+				Message: "The alias " + quote(name) + " already exists."}
+		}
+		return &aliasRecord{Name: name, KeyID: keyID, Created: rq.now.UTC(), Updated: rq.now.UTC()}, nil
+	})
+}
+
+func (h *Handler) updateAlias(rq *request) (any, error) {
+	return h.putAlias(rq, "kms:UpdateAlias", func(name, keyID string, cur *aliasRecord) (*aliasRecord, error) {
+		if cur == nil {
+			return nil, errAliasNotFound(name)
+		}
+		cur.KeyID, cur.Updated = keyID, rq.now.UTC()
+		return cur, nil
+	})
+}
+
 func (h *Handler) deleteAlias(rq *request) (any, error) {
-	name, err := rq.required("AliasName")
+	name, err := rq.aliasName()
 	if err != nil {
-		return nil, err
-	}
-	if err := validAlias(name); err != nil {
 		return nil, err
 	}
 	if err := rq.authorize("kms:DeleteAlias", h.aliasARN(name)); err != nil {
@@ -821,6 +819,13 @@ func (h *Handler) deleteAlias(rq *request) (any, error) {
 		return nil, err
 	}
 	return &emptyResponse{RequestID: rq.requestID}, nil
+}
+
+// aliasPage answers ListAliases and ListAliasesByKeyId with page
+// number/size of all.
+func (rq *request) aliasPage(number, size int, all []aliasEntry) *listAliasesResponse {
+	hdr, lo, hi := rq.listPage(number, size, len(all))
+	return &listAliasesResponse{listHeader: hdr, Aliases: aliasList{Alias: append([]aliasEntry{}, all[lo:hi]...)}}
 }
 
 func (h *Handler) listAliases(rq *request) (any, error) {
@@ -850,25 +855,12 @@ func (h *Handler) listAliases(rq *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := pageBounds(number, size, len(all))
-	return &listAliasesResponse{RequestID: rq.requestID, PageNumber: number, PageSize: size, TotalCount: len(all),
-		Aliases: aliasList{Alias: append([]aliasEntry{}, all[lo:hi]...)}}, nil
+	return rq.aliasPage(number, size, all), nil
 }
 
 func (h *Handler) listAliasesByKeyID(rq *request) (any, error) {
-	ref, err := rq.required("KeyId")
+	k, number, size, err := rq.keyPage("kms:ListAliasesByKeyId")
 	if err != nil {
-		return nil, err
-	}
-	number, size, err := rq.page()
-	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:ListAliasesByKeyId", h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	prefix := pfxKeyAlias + k.ID + "/"
@@ -881,9 +873,7 @@ func (h *Handler) listAliasesByKeyID(rq *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := pageBounds(number, size, len(all))
-	return &listAliasesResponse{RequestID: rq.requestID, PageNumber: number, PageSize: size, TotalCount: len(all),
-		Aliases: aliasList{Alias: append([]aliasEntry{}, all[lo:hi]...)}}, nil
+	return rq.aliasPage(number, size, all), nil
 }
 
 // ---- cryptographic operations ----
@@ -891,11 +881,8 @@ func (h *Handler) listAliasesByKeyID(rq *request) (any, error) {
 // encryptKey prepares ref's primary version for encryption: resolve,
 // authorize act, check the state, rotate if due, unseal.
 func (rq *request) encryptKey(ref, act string) (*keyRecord, []byte, error) {
-	k, err := rq.loadKey(ref)
+	k, err := rq.authorizedKey(ref, act)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := rq.authorize(act, rq.h.keyARN(k.ID)); err != nil {
 		return nil, nil, err
 	}
 	if err := rq.usable(k); err != nil {
@@ -960,11 +947,8 @@ func (rq *request) openBlob(blobParam, ctxParam, act string) (*keyRecord, *parse
 	if !isUUID(b.keyID) {
 		return nil, nil, nil, errInvalidParameter("The " + blobParam + " is invalid.")
 	}
-	k, err := rq.loadKey(b.keyID)
+	k, err := rq.authorizedKey(b.keyID, act)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := rq.authorize(act, rq.h.keyARN(k.ID)); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := rq.usable(k); err != nil {
@@ -1106,15 +1090,8 @@ func (h *Handler) reEncrypt(rq *request) (any, error) {
 // ---- versions ----
 
 func (h *Handler) createKeyVersion(rq *request) (any, error) {
-	ref, err := rq.required("KeyId")
+	k, err := rq.keyParam("kms:CreateKeyVersion")
 	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:CreateKeyVersion", h.keyARN(k.ID)); err != nil {
 		return nil, err
 	}
 	if k.Origin != OriginKMS {
@@ -1144,31 +1121,48 @@ func (h *Handler) createKeyVersion(rq *request) (any, error) {
 }
 
 func (h *Handler) listKeyVersions(rq *request) (any, error) {
-	ref, err := rq.required("KeyId")
+	k, number, size, err := rq.keyPage("kms:ListKeyVersions")
 	if err != nil {
 		return nil, err
 	}
-	number, size, err := rq.page()
-	if err != nil {
-		return nil, err
-	}
-	k, err := rq.loadKey(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := rq.authorize("kms:ListKeyVersions", h.keyARN(k.ID)); err != nil {
-		return nil, err
-	}
-	lo, hi := pageBounds(number, size, len(k.Versions))
+	hdr, lo, hi := rq.listPage(number, size, len(k.Versions))
 	out := make([]keyVersionEntry, 0, hi-lo)
 	for _, v := range k.Versions[lo:hi] {
 		out = append(out, keyVersionEntry{KeyID: k.ID, KeyVersionID: v.ID, CreationDate: fmtTime(v.Created)})
 	}
-	return &listKeyVersionsResponse{RequestID: rq.requestID, PageNumber: number, PageSize: size,
-		TotalCount: len(k.Versions), KeyVersions: keyVersionList{KeyVersion: out}}, nil
+	return &listKeyVersionsResponse{listHeader: hdr, KeyVersions: keyVersionList{KeyVersion: out}}, nil
 }
 
 // ---- bring your own key ----
+
+// importTarget loads and authorizes the key of a BYOK action: it must have
+// Origin EXTERNAL and not be pending deletion.
+func (rq *request) importTarget(ref, act string) (*keyRecord, error) {
+	k, err := rq.authorizedKey(ref, act)
+	if err != nil {
+		return nil, err
+	}
+	if k.Origin != OriginExternal {
+		return nil, errUnsupported("The key " + k.ID + " was not created with Origin EXTERNAL; its material cannot be imported.")
+	}
+	if state, _ := k.effectiveState(rq.now); state == StatePendingDeletion {
+		return nil, errState(state, k.ID, "key material cannot be imported")
+	}
+	return k, nil
+}
+
+// decodeImportState decodes the stored import state of key id; nil data
+// is an empty state.
+func decodeImportState(id string, data []byte) (importState, error) {
+	var st importState
+	if data == nil {
+		return st, nil
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("pop: corrupt import state of %s: %w", id, err)
+	}
+	return st, nil
+}
 
 func (h *Handler) getParametersForImport(rq *request) (any, error) {
 	ref, err := rq.required("KeyId")
@@ -1191,18 +1185,9 @@ func (h *Handler) getParametersForImport(rq *request) (any, error) {
 	if spec != WrapKeySpecRSA {
 		return nil, errInvalidParameter("The WrappingKeySpec " + quote(spec) + " is not supported; use RSA_2048.")
 	}
-	k, err := rq.loadKey(ref)
+	k, err := rq.importTarget(ref, "kms:GetParametersForImport")
 	if err != nil {
 		return nil, err
-	}
-	if err := rq.authorize("kms:GetParametersForImport", h.keyARN(k.ID)); err != nil {
-		return nil, err
-	}
-	if k.Origin != OriginExternal {
-		return nil, errUnsupported("The key " + k.ID + " was not created with Origin EXTERNAL; its material cannot be imported.")
-	}
-	if state, _ := k.effectiveState(rq.now); state == StatePendingDeletion {
-		return nil, errState(state, k.ID, "key material cannot be imported")
 	}
 	priv, err := rsa.GenerateKey(h.rand, 2048)
 	if err != nil {
@@ -1228,11 +1213,9 @@ func (h *Handler) getParametersForImport(rq *request) (any, error) {
 	}
 	expire := rq.now.UTC().Truncate(time.Second).Add(importTokenTTL)
 	err = h.kv.Update(importKey(k.ID), func(old []byte) ([]byte, error) {
-		var st importState
-		if old != nil {
-			if err := json.Unmarshal(old, &st); err != nil {
-				return nil, fmt.Errorf("pop: corrupt import state of %s: %w", k.ID, err)
-			}
+		st, err := decodeImportState(k.ID, old)
+		if err != nil {
+			return nil, err
 		}
 		live := st.Tokens[:0]
 		for _, t := range st.Tokens {
@@ -1281,28 +1264,17 @@ func (h *Handler) importKeyMaterial(rq *request) (any, error) {
 	if err != nil {
 		return nil, errInvalidParameter("The EncryptedKeyMaterial is not valid base64.")
 	}
-	k, err := rq.loadKey(ref)
+	k, err := rq.importTarget(ref, "kms:ImportKeyMaterial")
 	if err != nil {
 		return nil, err
-	}
-	if err := rq.authorize("kms:ImportKeyMaterial", h.keyARN(k.ID)); err != nil {
-		return nil, err
-	}
-	if k.Origin != OriginExternal {
-		return nil, errUnsupported("The key " + k.ID + " was not created with Origin EXTERNAL; its material cannot be imported.")
-	}
-	if state, _ := k.effectiveState(rq.now); state == StatePendingDeletion {
-		return nil, errState(state, k.ID, "key material cannot be imported")
 	}
 	stData, err := h.kv.Get(importKey(k.ID))
 	if err != nil && !errors.Is(err, store.ErrKVNotFound) {
 		return nil, fmt.Errorf("pop: reading import state of %s: %w", k.ID, err)
 	}
-	var st importState
-	if stData != nil {
-		if err := json.Unmarshal(stData, &st); err != nil {
-			return nil, fmt.Errorf("pop: corrupt import state of %s: %w", k.ID, err)
-		}
+	st, err := decodeImportState(k.ID, stData)
+	if err != nil {
+		return nil, err
 	}
 	var tok *importToken
 	for i := range st.Tokens {
@@ -1386,9 +1358,9 @@ func (h *Handler) importKeyMaterial(rq *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		var st importState
-		if err := json.Unmarshal(stData, &st); err != nil {
-			return fmt.Errorf("pop: corrupt import state of %s: %w", k.ID, err)
+		st, err := decodeImportState(k.ID, stData)
+		if err != nil {
+			return err
 		}
 		st.Tokens = slices.DeleteFunc(st.Tokens, func(t importToken) bool { return t.ID == usedToken })
 		data, err := encodeJSON(st)

@@ -162,29 +162,38 @@ func encodeJSON(v any) ([]byte, error) {
 	return b, nil
 }
 
-// getKey reads a key record; (nil, nil) when absent.
-func (h *Handler) getKey(id string) (*keyRecord, error) {
-	data, err := h.kv.Get(keyKey(id))
+// kvReader is the read side shared by the KV store and a transaction.
+type kvReader interface {
+	Get(key string) ([]byte, error)
+}
+
+// readRecord reads key from r; found is false when it is absent. what
+// names the record in errors.
+func readRecord(r kvReader, key, what string) (data []byte, found bool, err error) {
+	data, err = r.Get(key)
 	if errors.Is(err, store.ErrKVNotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pop: reading key %s: %w", id, err)
+		return nil, false, fmt.Errorf("pop: reading %s: %w", what, err)
+	}
+	return data, true, nil
+}
+
+// readKey reads a key record from r; (nil, nil) when absent.
+func readKey(r kvReader, id string) (*keyRecord, error) {
+	data, found, err := readRecord(r, keyKey(id), "key "+id)
+	if !found || err != nil {
+		return nil, err
 	}
 	return decodeKey(data)
 }
 
+// getKey reads a key record; (nil, nil) when absent.
+func (h *Handler) getKey(id string) (*keyRecord, error) { return readKey(h.kv, id) }
+
 // txGetKey reads a key record inside a transaction; (nil, nil) when absent.
-func txGetKey(tx *store.KVTx, id string) (*keyRecord, error) {
-	data, err := tx.Get(keyKey(id))
-	if errors.Is(err, store.ErrKVNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pop: reading key %s: %w", id, err)
-	}
-	return decodeKey(data)
-}
+func txGetKey(tx *store.KVTx, id string) (*keyRecord, error) { return readKey(tx, id) }
 
 func txPutKey(tx *store.KVTx, k *keyRecord) error {
 	data, err := encodeJSON(k)
@@ -194,14 +203,11 @@ func txPutKey(tx *store.KVTx, k *keyRecord) error {
 	return tx.Put(keyKey(k.ID), data)
 }
 
-// getAlias reads an alias record; (nil, nil) when absent.
-func (h *Handler) getAlias(name string) (*aliasRecord, error) {
-	data, err := h.kv.Get(aliasKey(name))
-	if errors.Is(err, store.ErrKVNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pop: reading alias %s: %w", name, err)
+// readAlias reads an alias record from r; (nil, nil) when absent.
+func readAlias(r kvReader, name string) (*aliasRecord, error) {
+	data, found, err := readRecord(r, aliasKey(name), "alias "+name)
+	if !found || err != nil {
+		return nil, err
 	}
 	var a aliasRecord
 	if err := json.Unmarshal(data, &a); err != nil {
@@ -210,20 +216,10 @@ func (h *Handler) getAlias(name string) (*aliasRecord, error) {
 	return &a, nil
 }
 
-func txGetAlias(tx *store.KVTx, name string) (*aliasRecord, error) {
-	data, err := tx.Get(aliasKey(name))
-	if errors.Is(err, store.ErrKVNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pop: reading alias %s: %w", name, err)
-	}
-	var a aliasRecord
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("pop: corrupt alias record %s: %w", name, err)
-	}
-	return &a, nil
-}
+// getAlias reads an alias record; (nil, nil) when absent.
+func (h *Handler) getAlias(name string) (*aliasRecord, error) { return readAlias(h.kv, name) }
+
+func txGetAlias(tx *store.KVTx, name string) (*aliasRecord, error) { return readAlias(tx, name) }
 
 // scan calls fn for every record under prefix, in key order.
 func (h *Handler) scan(prefix string, fn func(key string, value []byte) error) error {

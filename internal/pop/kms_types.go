@@ -35,6 +35,15 @@ type emptyResponse struct {
 	RequestID string `json:"RequestId" xml:"RequestId"`
 }
 
+// listHeader opens every paged list response; encoding/json and
+// encoding/xml both flatten it into the enclosing body.
+type listHeader struct {
+	RequestID  string `json:"RequestId" xml:"RequestId"`
+	PageNumber int    `json:"PageNumber" xml:"PageNumber"`
+	PageSize   int    `json:"PageSize" xml:"PageSize"`
+	TotalCount int    `json:"TotalCount" xml:"TotalCount"`
+}
+
 type keyEntry struct {
 	KeyID  string `json:"KeyId" xml:"KeyId"`
 	KeyArn string `json:"KeyArn" xml:"KeyArn"`
@@ -45,11 +54,8 @@ type keyList struct {
 }
 
 type listKeysResponse struct {
-	RequestID  string  `json:"RequestId" xml:"RequestId"`
-	PageNumber int     `json:"PageNumber" xml:"PageNumber"`
-	PageSize   int     `json:"PageSize" xml:"PageSize"`
-	TotalCount int     `json:"TotalCount" xml:"TotalCount"`
-	Keys       keyList `json:"Keys" xml:"Keys"`
+	listHeader
+	Keys keyList `json:"Keys" xml:"Keys"`
 }
 
 type aliasEntry struct {
@@ -63,11 +69,8 @@ type aliasList struct {
 }
 
 type listAliasesResponse struct {
-	RequestID  string    `json:"RequestId" xml:"RequestId"`
-	PageNumber int       `json:"PageNumber" xml:"PageNumber"`
-	PageSize   int       `json:"PageSize" xml:"PageSize"`
-	TotalCount int       `json:"TotalCount" xml:"TotalCount"`
-	Aliases    aliasList `json:"Aliases" xml:"Aliases"`
+	listHeader
+	Aliases aliasList `json:"Aliases" xml:"Aliases"`
 }
 
 type encryptResponse struct {
@@ -108,10 +111,7 @@ type keyVersionList struct {
 }
 
 type listKeyVersionsResponse struct {
-	RequestID   string         `json:"RequestId" xml:"RequestId"`
-	PageNumber  int            `json:"PageNumber" xml:"PageNumber"`
-	PageSize    int            `json:"PageSize" xml:"PageSize"`
-	TotalCount  int            `json:"TotalCount" xml:"TotalCount"`
+	listHeader
 	KeyVersions keyVersionList `json:"KeyVersions" xml:"KeyVersions"`
 }
 

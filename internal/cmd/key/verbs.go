@@ -27,11 +27,20 @@ type NameOptions struct {
 	Version int
 }
 
-func nameArg(opts *NameOptions, args []string) error {
-	if err := cse.ValidateKeyName(args[0]); err != nil {
-		return cmdutil.FlagErrorWrap(err)
+// keyName checks a NAME argument.
+func keyName(arg string) (string, error) {
+	if err := cse.ValidateKeyName(arg); err != nil {
+		return "", cmdutil.FlagErrorWrap(err)
 	}
-	opts.Name = args[0]
+	return arg, nil
+}
+
+func nameArg(opts *NameOptions, args []string) error {
+	name, err := keyName(args[0])
+	if err != nil {
+		return err
+	}
+	opts.Name = name
 	if opts.Bits != 0 && (opts.Bits < keyring.MinRSABits || opts.Bits > 8192 || opts.Bits%8 != 0) {
 		return cmdutil.FlagErrorf("invalid --bits %d: want a multiple of 8 from %d to 8192", opts.Bits, keyring.MinRSABits)
 	}
@@ -43,6 +52,37 @@ func save(kr *keyring.Keyring) error {
 		return fmt.Errorf("saving keyring %s: %w", kr.Path(), err)
 	}
 	return nil
+}
+
+// saveAndPrint saves the keyring, tells whether it was just created and
+// prints key k.
+func saveAndPrint(b *Base, kr *keyring.Keyring, created bool, k keyring.KeyInfo) error {
+	if err := save(kr); err != nil {
+		return err
+	}
+	if created {
+		b.IO.Eprintf("Created keyring %s\n", kr.Path())
+	}
+	return printKey(b, k)
+}
+
+// nameRunE is the RunE of a verb that takes NAME: it checks the argument
+// and --bits, then check (if any), and calls runF (tests) or run.
+func nameRunE(opts *NameOptions, runF, run func(*NameOptions) error, check func() error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		if err := nameArg(opts, args); err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		if runF != nil {
+			return runF(opts)
+		}
+		return run(opts)
+	}
 }
 
 func newCmdCreate(b *Base, runF func(*NameOptions) error) *cobra.Command {
@@ -61,15 +101,7 @@ func newCmdCreate(b *Base, runF func(*NameOptions) error) *cobra.Command {
 			$ OSSCTL_KEYRING_PASSPHRASE=... ossctl key create ci --bits 4096 --output json
 		`),
 		Args: cmdutil.ExactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := nameArg(opts, args); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runCreate(opts)
-		},
+		RunE: nameRunE(opts, runF, runCreate, nil),
 	}
 	cmd.Flags().IntVar(&opts.Bits, "bits", 0, "RSA modulus size (default 3072)")
 	return cmd
@@ -87,13 +119,7 @@ func runCreate(opts *NameOptions) error {
 	if err != nil {
 		return fmt.Errorf("generating key %s: %w", opts.Name, err)
 	}
-	if err := save(kr); err != nil {
-		return err
-	}
-	if created {
-		opts.IO.Eprintf("Created keyring %s\n", kr.Path())
-	}
-	return printKey(opts.Base, k)
+	return saveAndPrint(opts.Base, kr, created, k)
 }
 
 // ListOptions are the inputs of `key list`.
@@ -158,15 +184,7 @@ func newCmdShow(b *Base, runF func(*NameOptions) error) *cobra.Command {
 		`), exitCodes...),
 		Example: "$ ossctl key show laptop\n",
 		Args:    cmdutil.ExactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := nameArg(opts, args); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runShow(opts)
-		},
+		RunE:    nameRunE(opts, runF, runShow, nil),
 	}
 }
 
@@ -178,12 +196,21 @@ func lookup(kr *keyring.Keyring, name string) (keyring.KeyInfo, error) {
 	return k, err
 }
 
-func runShow(opts *NameOptions) error {
-	kr, err := opts.open()
+// openKey opens the keyring and looks key name up in it.
+func openKey(b *Base, name string) (*keyring.Keyring, keyring.KeyInfo, error) {
+	kr, err := b.open()
 	if err != nil {
-		return err
+		return nil, keyring.KeyInfo{}, err
 	}
-	k, err := lookup(kr, opts.Name)
+	k, err := lookup(kr, name)
+	if err != nil {
+		return nil, keyring.KeyInfo{}, err
+	}
+	return kr, k, nil
+}
+
+func runShow(opts *NameOptions) error {
+	_, k, err := openKey(opts.Base, opts.Name)
 	if err != nil {
 		return err
 	}
@@ -206,29 +233,20 @@ func newCmdExportPublic(b *Base, runF func(*NameOptions) error) *cobra.Command {
 			$ ossctl key export-public laptop --version 1
 		`),
 		Args: cmdutil.ExactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := nameArg(opts, args); err != nil {
-				return err
-			}
+		RunE: nameRunE(opts, runF, runExportPublic, func() error {
 			if opts.Version < 0 {
 				return cmdutil.FlagErrorf("invalid --version %d", opts.Version)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runExportPublic(opts)
-		},
+			return nil
+		}),
 	}
 	cmd.Flags().IntVar(&opts.Version, "version", 0, "key version (default: the primary version)")
 	return cmd
 }
 
 func runExportPublic(opts *NameOptions) error {
-	kr, err := opts.open()
+	kr, _, err := openKey(opts.Base, opts.Name)
 	if err != nil {
-		return err
-	}
-	if _, err := lookup(kr, opts.Name); err != nil {
 		return err
 	}
 	pemBytes, err := kr.PublicKeyPEM(opts.Name, opts.Version)
@@ -272,10 +290,11 @@ func newCmdImport(b *Base, runF func(*ImportOptions) error) *cobra.Command {
 		`),
 		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := cse.ValidateKeyName(args[0]); err != nil {
-				return cmdutil.FlagErrorWrap(err)
+			name, err := keyName(args[0])
+			if err != nil {
+				return err
 			}
-			opts.Name = args[0]
+			opts.Name = name
 			if opts.In == "" {
 				return cmdutil.FlagErrorf("--in FILE (or - for standard input) is required")
 			}
@@ -326,13 +345,7 @@ func runImport(opts *ImportOptions) error {
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", opts.Name, err)
 	}
-	if err := save(kr); err != nil {
-		return err
-	}
-	if created {
-		opts.IO.Eprintf("Created keyring %s\n", kr.Path())
-	}
-	return printKey(opts.Base, k)
+	return saveAndPrint(opts.Base, kr, created, k)
 }
 
 func newCmdRotate(b *Base, runF func(*NameOptions) error) *cobra.Command {
@@ -347,36 +360,22 @@ func newCmdRotate(b *Base, runF func(*NameOptions) error) *cobra.Command {
 		`), exitCodes...),
 		Example: "$ ossctl key rotate laptop\n",
 		Args:    cmdutil.ExactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := nameArg(opts, args); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRotate(opts)
-		},
+		RunE:    nameRunE(opts, runF, runRotate, nil),
 	}
 	cmd.Flags().IntVar(&opts.Bits, "bits", 0, "RSA modulus size (default 3072)")
 	return cmd
 }
 
 func runRotate(opts *NameOptions) error {
-	kr, err := opts.open()
+	kr, _, err := openKey(opts.Base, opts.Name)
 	if err != nil {
-		return err
-	}
-	if _, err := lookup(kr, opts.Name); err != nil {
 		return err
 	}
 	k, err := kr.Rotate(opts.Name, opts.Bits)
 	if err != nil {
 		return fmt.Errorf("rotating key %s: %w", opts.Name, err)
 	}
-	if err := save(kr); err != nil {
-		return err
-	}
-	return printKey(opts.Base, k)
+	return saveAndPrint(opts.Base, kr, false, k)
 }
 
 // DeleteOptions are the inputs of `key delete`.
@@ -414,10 +413,11 @@ func newCmdDelete(b *Base, runF func(*DeleteOptions) error) *cobra.Command {
 		`),
 		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cse.ValidateKeyName(args[0]); err != nil {
-				return cmdutil.FlagErrorWrap(err)
+			name, err := keyName(args[0])
+			if err != nil {
+				return err
 			}
-			opts.Name = args[0]
+			opts.Name = name
 			if err := cmdutil.MutuallyExclusive("--force, --cancel and --pending-window cannot be combined",
 				opts.Force, opts.Cancel, cmd.Flags().Changed("pending-window")); err != nil {
 				return err
@@ -446,11 +446,7 @@ type DeleteResult struct {
 }
 
 func runDelete(opts *DeleteOptions) error {
-	kr, err := opts.open()
-	if err != nil {
-		return err
-	}
-	k, err := lookup(kr, opts.Name)
+	kr, k, err := openKey(opts.Base, opts.Name)
 	if err != nil {
 		return err
 	}

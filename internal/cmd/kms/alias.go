@@ -72,16 +72,46 @@ func normalizeAlias(s string) (string, error) {
 	return s, nil
 }
 
+// aliasSet is a verb that points an alias at a key: its help, how
+// messages name it, and its request.
+type aliasSet struct {
+	short, long string
+	doing, done string
+	call        func(c *cmdutil.KMSClient, alias, keyID string) error
+}
+
+var aliasSets = map[string]aliasSet{
+	"create": {
+		short: "Create an alias for a key",
+		long:  "Create alias/NAME pointing at a key. An alias names one key; a key may have many aliases.",
+		doing: "creating", done: "Created",
+		call: func(c *cmdutil.KMSClient, alias, keyID string) error {
+			req := kmssdk.CreateCreateAliasRequest()
+			req.Scheme, req.AliasName, req.KeyId = c.Scheme, alias, keyID
+			_, err := c.CreateAlias(req)
+			return err
+		},
+	},
+	"update": {
+		short: "Point an alias at another key",
+		long:  "Point an existing alias at another key. New encryptions through the alias use the new key;\nciphertexts made before still decrypt, as blobs name their key.",
+		doing: "updating", done: "Updated",
+		call: func(c *cmdutil.KMSClient, alias, keyID string) error {
+			req := kmssdk.CreateUpdateAliasRequest()
+			req.Scheme, req.AliasName, req.KeyId = c.Scheme, alias, keyID
+			_, err := c.UpdateAlias(req)
+			return err
+		},
+	},
+}
+
 func newCmdAliasSet(f *cmdutil.Factory, verb string, runF func(*AliasOptions) error) *cobra.Command {
 	opts := &AliasOptions{Base: newBase(f), Verb: verb}
-	short, long := "Create an alias for a key", "Create alias/NAME pointing at a key. An alias names one key; a key may have many aliases."
-	if verb == "update" {
-		short, long = "Point an alias at another key", "Point an existing alias at another key. New encryptions through the alias use the new key;\nciphertexts made before still decrypt, as blobs name their key."
-	}
+	h := aliasSets[verb]
 	return &cobra.Command{
 		Use:     verb + " alias/NAME KEY_ID",
-		Short:   short,
-		Long:    cmdutil.LongHelp(long+"\n", exitCodes...),
+		Short:   h.short,
+		Long:    cmdutil.LongHelp(h.long+"\n", exitCodes...),
 		Example: "$ ossctl kms alias " + verb + " alias/backups KEY_ID\n",
 		Args:    cmdutil.ExactArgs(2, "alias/NAME KEY_ID"),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -99,27 +129,22 @@ func newCmdAliasSet(f *cmdutil.Factory, verb string, runF func(*AliasOptions) er
 }
 
 func runAliasSet(opts *AliasOptions) error {
+	set, ok := aliasSets[opts.Verb]
+	if !ok {
+		return fmt.Errorf("unknown alias verb %q", opts.Verb)
+	}
 	c, err := opts.KMS()
 	if err != nil {
 		return err
 	}
-	if opts.Verb == "update" {
-		req := kmssdk.CreateUpdateAliasRequest()
-		req.Scheme, req.AliasName, req.KeyId = c.Scheme, opts.AliasName, opts.KeyID
-		_, err = c.UpdateAlias(req)
-	} else {
-		req := kmssdk.CreateCreateAliasRequest()
-		req.Scheme, req.AliasName, req.KeyId = c.Scheme, opts.AliasName, opts.KeyID
-		_, err = c.CreateAlias(req)
-	}
-	if err != nil {
-		return fmt.Errorf("%s alias %s: %w", map[string]string{"create": "creating", "update": "updating"}[opts.Verb], opts.AliasName, err)
+	if err := set.call(c, opts.AliasName, opts.KeyID); err != nil {
+		return fmt.Errorf("%s alias %s: %w", set.doing, opts.AliasName, err)
 	}
 	p := opts.Printer()
 	if p.IsJSON() {
 		return p.JSON(AliasEntry{AliasName: opts.AliasName, KeyID: opts.KeyID})
 	}
-	p.Status("%s %s → %s\n", map[string]string{"create": "Created", "update": "Updated"}[opts.Verb], opts.AliasName, opts.KeyID)
+	p.Status("%s %s → %s\n", set.done, opts.AliasName, opts.KeyID)
 	return nil
 }
 
@@ -193,8 +218,7 @@ func runAliasList(opts *AliasOptions) error {
 	if err != nil {
 		return err
 	}
-	var entries []AliasEntry
-	for page := 1; page <= 10000; page++ {
+	entries, err := fetchAll(func(page int) ([]AliasEntry, int, error) {
 		var (
 			aliases []kmssdk.Alias
 			total   int
@@ -202,37 +226,34 @@ func runAliasList(opts *AliasOptions) error {
 		if opts.KeyID != "" {
 			req := kmssdk.CreateListAliasesByKeyIdRequest()
 			req.Scheme, req.KeyId = c.Scheme, opts.KeyID
-			req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(100)
+			req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(pageSize)
 			resp, err := c.ListAliasesByKeyId(req)
 			if err != nil {
-				return fmt.Errorf("listing aliases of %s: %w", opts.KeyID, err)
+				return nil, 0, fmt.Errorf("listing aliases of %s: %w", opts.KeyID, err)
 			}
 			aliases, total = resp.Aliases.Alias, resp.TotalCount
 		} else {
 			req := kmssdk.CreateListAliasesRequest()
 			req.Scheme = c.Scheme
-			req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(100)
+			req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(pageSize)
 			resp, err := c.ListAliases(req)
 			if err != nil {
-				return fmt.Errorf("listing aliases: %w", err)
+				return nil, 0, fmt.Errorf("listing aliases: %w", err)
 			}
 			aliases, total = resp.Aliases.Alias, resp.TotalCount
 		}
+		var out []AliasEntry
 		for _, a := range aliases {
-			entries = append(entries, AliasEntry{AliasName: a.AliasName, AliasArn: a.AliasArn, KeyID: a.KeyId})
+			out = append(out, AliasEntry{AliasName: a.AliasName, AliasArn: a.AliasArn, KeyID: a.KeyId})
 		}
-		if len(aliases) == 0 || len(entries) >= total {
-			break
-		}
+		return out, total, nil
+	})
+	if err != nil {
+		return err
 	}
 	p := opts.Printer()
 	if p.IsJSON() {
-		for _, e := range entries {
-			if err := p.JSONLine(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printJSONLines(p, entries)
 	}
 	t := p.Table("ALIAS", "KEY ID")
 	for _, e := range entries {

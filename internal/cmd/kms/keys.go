@@ -131,13 +131,7 @@ func newCmdDescribe(f *cmdutil.Factory, runF func(*KeyOptions) error) *cobra.Com
 			$ ossctl kms describe KEY_ID --output json | jq -r .KeyState
 		`),
 		Args: cmdutil.ExactArgs(1, "KEY_ID"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			opts.KeyID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runDescribe(opts)
-		},
+		RunE: keyArgRunE(opts, runF, runDescribe),
 	}
 }
 
@@ -164,75 +158,112 @@ func runDescribe(opts *KeyOptions) error {
 	return printKey(opts.Base, m)
 }
 
-var stateHelp = map[string][2]string{
-	"enable":          {"Enable a disabled key", "Enable a Disabled key so that it can encrypt and decrypt again."},
-	"disable":         {"Disable a key", "Disable a key: Encrypt, Decrypt and GenerateDataKey fail until it is enabled again. Objects\nencrypted under it cannot be read meanwhile."},
-	"cancel-deletion": {"Cancel a scheduled key deletion", "Cancel the scheduled deletion of a key in PendingDeletion; it returns to Enabled."},
+// keyArgRunE is the RunE of a verb whose one argument names a key: it
+// stores the argument and calls runF (tests) or run.
+func keyArgRunE(opts *KeyOptions, runF, run func(*KeyOptions) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		opts.KeyID = args[0]
+		if runF != nil {
+			return runF(opts)
+		}
+		return run(opts)
+	}
+}
+
+// resolveKey returns the KMS client and the key id that ref (an id, alias
+// or ARN) names: key changes take a key id.
+func resolveKey(b Base, ref string) (*cmdutil.KMSClient, string, error) {
+	c, err := b.KMS()
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := describe(c, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, m.KeyId, nil
+}
+
+// changeKey resolves ref, applies change to the key and prints its new
+// metadata; doing names the change in errors ("enabling").
+func changeKey(b Base, ref, doing string, change func(c *cmdutil.KMSClient, id string) error) error {
+	c, id, err := resolveKey(b, ref)
+	if err != nil {
+		return err
+	}
+	if err := change(c, id); err != nil {
+		return fmt.Errorf("%s KMS key %s: %w", doing, id, err)
+	}
+	m, err := describe(c, id)
+	if err != nil {
+		return err
+	}
+	return printKey(b, m)
+}
+
+// stateChange is one state-changing verb of a key: its help, how errors
+// name it, and its request.
+type stateChange struct {
+	short, long string
+	doing       string
+	call        func(c *cmdutil.KMSClient, id string) error
+}
+
+var stateChanges = map[string]stateChange{
+	"enable": {
+		short: "Enable a disabled key",
+		long:  "Enable a Disabled key so that it can encrypt and decrypt again.",
+		doing: "enabling",
+		call: func(c *cmdutil.KMSClient, id string) error {
+			req := kmssdk.CreateEnableKeyRequest()
+			req.Scheme, req.KeyId = c.Scheme, id
+			_, err := c.EnableKey(req)
+			return err
+		},
+	},
+	"disable": {
+		short: "Disable a key",
+		long:  "Disable a key: Encrypt, Decrypt and GenerateDataKey fail until it is enabled again. Objects\nencrypted under it cannot be read meanwhile.",
+		doing: "disabling",
+		call: func(c *cmdutil.KMSClient, id string) error {
+			req := kmssdk.CreateDisableKeyRequest()
+			req.Scheme, req.KeyId = c.Scheme, id
+			_, err := c.DisableKey(req)
+			return err
+		},
+	},
+	"cancel-deletion": {
+		short: "Cancel a scheduled key deletion",
+		long:  "Cancel the scheduled deletion of a key in PendingDeletion; it returns to Enabled.",
+		doing: "canceling the deletion of",
+		call: func(c *cmdutil.KMSClient, id string) error {
+			req := kmssdk.CreateCancelKeyDeletionRequest()
+			req.Scheme, req.KeyId = c.Scheme, id
+			_, err := c.CancelKeyDeletion(req)
+			return err
+		},
+	},
 }
 
 func newCmdSetState(f *cmdutil.Factory, verb string, runF func(*KeyOptions) error) *cobra.Command {
 	opts := &KeyOptions{Base: newBase(f), Verb: verb}
-	h := stateHelp[verb]
+	h := stateChanges[verb]
 	return &cobra.Command{
 		Use:     verb + " KEY_ID",
-		Short:   h[0],
-		Long:    cmdutil.LongHelp(h[1]+"\nThe new metadata is printed.\n", exitCodes...),
+		Short:   h.short,
+		Long:    cmdutil.LongHelp(h.long+"\nThe new metadata is printed.\n", exitCodes...),
 		Example: "$ ossctl kms " + verb + " KEY_ID\n",
 		Args:    cmdutil.ExactArgs(1, "KEY_ID"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			opts.KeyID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runSetState(opts)
-		},
+		RunE:    keyArgRunE(opts, runF, runSetState),
 	}
 }
 
 func runSetState(opts *KeyOptions) error {
-	c, err := opts.KMS()
-	if err != nil {
-		return err
-	}
-	// State changes take a key id; resolve an alias or ARN first.
-	m, err := describe(c, opts.KeyID)
-	if err != nil {
-		return err
-	}
-	id := m.KeyId
-	switch opts.Verb {
-	case "enable":
-		req := kmssdk.CreateEnableKeyRequest()
-		req.Scheme, req.KeyId = c.Scheme, id
-		_, err = c.EnableKey(req)
-	case "disable":
-		req := kmssdk.CreateDisableKeyRequest()
-		req.Scheme, req.KeyId = c.Scheme, id
-		_, err = c.DisableKey(req)
-	case "cancel-deletion":
-		req := kmssdk.CreateCancelKeyDeletionRequest()
-		req.Scheme, req.KeyId = c.Scheme, id
-		_, err = c.CancelKeyDeletion(req)
-	default:
+	change, ok := stateChanges[opts.Verb]
+	if !ok {
 		return fmt.Errorf("unknown state change %q", opts.Verb)
 	}
-	if err != nil {
-		return fmt.Errorf("%s KMS key %s: %w", gerund(opts.Verb), id, err)
-	}
-	if m, err = describe(c, id); err != nil {
-		return err
-	}
-	return printKey(opts.Base, m)
-}
-
-func gerund(verb string) string {
-	switch verb {
-	case "enable":
-		return "enabling"
-	case "disable":
-		return "disabling"
-	}
-	return "canceling the deletion of"
+	return changeKey(opts.Base, opts.KeyID, change.doing, change.call)
 }
 
 // ScheduleDeletionOptions are the inputs of `kms schedule-deletion`.
@@ -271,24 +302,13 @@ func newCmdScheduleDeletion(f *cmdutil.Factory, runF func(*ScheduleDeletionOptio
 }
 
 func runScheduleDeletion(opts *ScheduleDeletionOptions) error {
-	c, err := opts.KMS()
-	if err != nil {
+	return changeKey(opts.Base, opts.KeyID, "scheduling the deletion of", func(c *cmdutil.KMSClient, id string) error {
+		req := kmssdk.CreateScheduleKeyDeletionRequest()
+		req.Scheme, req.KeyId = c.Scheme, id
+		req.PendingWindowInDays = requests.NewInteger(opts.Days)
+		_, err := c.ScheduleKeyDeletion(req)
 		return err
-	}
-	m, err := describe(c, opts.KeyID)
-	if err != nil {
-		return err
-	}
-	req := kmssdk.CreateScheduleKeyDeletionRequest()
-	req.Scheme, req.KeyId = c.Scheme, m.KeyId
-	req.PendingWindowInDays = requests.NewInteger(opts.Days)
-	if _, err := c.ScheduleKeyDeletion(req); err != nil {
-		return fmt.Errorf("scheduling the deletion of KMS key %s: %w", m.KeyId, err)
-	}
-	if m, err = describe(c, m.KeyId); err != nil {
-		return err
-	}
-	return printKey(opts.Base, m)
+	})
 }
 
 // KeyVersionResult is the JSON output of `kms rotate`.
@@ -309,30 +329,20 @@ func newCmdRotate(f *cmdutil.Factory, runF func(*KeyOptions) error) *cobra.Comma
 		`), exitCodes...),
 		Example: "$ ossctl kms rotate alias/backups\n",
 		Args:    cmdutil.ExactArgs(1, "KEY_ID"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			opts.KeyID = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRotate(opts)
-		},
+		RunE:    keyArgRunE(opts, runF, runRotate),
 	}
 }
 
 func runRotate(opts *KeyOptions) error {
-	c, err := opts.KMS()
-	if err != nil {
-		return err
-	}
-	m, err := describe(c, opts.KeyID)
+	c, id, err := resolveKey(opts.Base, opts.KeyID)
 	if err != nil {
 		return err
 	}
 	req := kmssdk.CreateCreateKeyVersionRequest()
-	req.Scheme, req.KeyId = c.Scheme, m.KeyId
+	req.Scheme, req.KeyId = c.Scheme, id
 	resp, err := c.CreateKeyVersion(req)
 	if err != nil {
-		return fmt.Errorf("rotating KMS key %s: %w", m.KeyId, err)
+		return fmt.Errorf("rotating KMS key %s: %w", id, err)
 	}
 	res := KeyVersionResult{KeyID: resp.KeyVersion.KeyId, KeyVersionID: resp.KeyVersion.KeyVersionId, CreationDate: resp.KeyVersion.CreationDate}
 	p := opts.Printer()
@@ -391,22 +401,22 @@ func runList(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	var entries []ListEntry
-	for page := 1; ; page++ {
+	entries, err := fetchAll(func(page int) ([]ListEntry, int, error) {
 		req := kmssdk.CreateListKeysRequest()
 		req.Scheme = c.Scheme
-		req.PageNumber = requests.NewInteger(page)
-		req.PageSize = requests.NewInteger(100)
+		req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(pageSize)
 		resp, err := c.ListKeys(req)
 		if err != nil {
-			return fmt.Errorf("listing KMS keys: %w", err)
+			return nil, 0, fmt.Errorf("listing KMS keys: %w", err)
 		}
+		var out []ListEntry
 		for _, k := range resp.Keys.Key {
-			entries = append(entries, ListEntry{KeyID: k.KeyId, KeyArn: k.KeyArn})
+			out = append(out, ListEntry{KeyID: k.KeyId, KeyArn: k.KeyArn})
 		}
-		if len(resp.Keys.Key) == 0 || len(entries) >= resp.TotalCount || page >= 10000 {
-			break
-		}
+		return out, resp.TotalCount, nil
+	})
+	if err != nil {
+		return err
 	}
 	if opts.Describe {
 		for i := range entries {
@@ -419,12 +429,7 @@ func runList(opts *ListOptions) error {
 	}
 	p := opts.Printer()
 	if p.IsJSON() {
-		for _, e := range entries {
-			if err := p.JSONLine(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printJSONLines(p, entries)
 	}
 	if opts.Describe {
 		t := p.Table("KEY ID", "STATE", "CREATED", "PRIMARY VERSION", "DESCRIPTION")
@@ -439,4 +444,37 @@ func runList(opts *ListOptions) error {
 		t.AddRow(e.KeyID, e.KeyArn)
 	}
 	return t.Render()
+}
+
+// Paging of the list verbs: pages of pageSize entries, at most maxPages.
+const (
+	pageSize = 100
+	maxPages = 10000
+)
+
+// fetchAll collects every page of a KMS list action; fetch returns one
+// page's entries and the total count.
+func fetchAll[T any](fetch func(page int) ([]T, int, error)) ([]T, error) {
+	var all []T
+	for page := 1; page <= maxPages; page++ {
+		items, total, err := fetch(page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if len(items) == 0 || len(all) >= total {
+			break
+		}
+	}
+	return all, nil
+}
+
+// printJSONLines prints entries as JSON Lines, one entry a line.
+func printJSONLines[T any](p *output.Printer, entries []T) error {
+	for _, e := range entries {
+		if err := p.JSONLine(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
