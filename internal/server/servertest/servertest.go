@@ -69,6 +69,9 @@ type Options struct {
 	// ReadHeaderTimeout overrides the production header timeout of
 	// server.NewHTTPServer when positive.
 	ReadHeaderTimeout time.Duration
+	// DataDir, when set, is used instead of a fresh t.TempDir() (for
+	// example a small tmpfs to test a full disk).
+	DataDir string
 }
 
 // Start starts a server with default options; it is closed by t.Cleanup.
@@ -77,7 +80,10 @@ func Start(t testing.TB) *Env { return StartWith(t, Options{}) }
 // StartWith starts a server with opts; it is closed by t.Cleanup.
 func StartWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	dataDir := t.TempDir()
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
 	st, err := store.Open(filepath.Join(dataDir, "store"), store.Options{Now: opts.Now})
 	if err != nil {
 		t.Fatalf("servertest: opening store: %v", err)
