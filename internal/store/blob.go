@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,9 +17,6 @@ import (
 
 	"github.com/ossctl/ossctl/internal/crc64x"
 )
-
-// crcTable is the CRC-64/ECMA table OSS uses (x-oss-hash-crc64ecma).
-var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // copyBufSize is the buffer used when streaming blob data in and out.
 const copyBufSize = 1 << 20

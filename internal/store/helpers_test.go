@@ -96,6 +96,9 @@ func md5Hex(data []byte) string {
 	return upperHex(sum[:])
 }
 
+// crcTable is the CRC-64/ECMA table OSS uses, for reference checksums.
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
 func crcOf(data []byte) uint64 { return crc64.Checksum(data, crcTable) }
 
 // blobFiles lists the blob files on disk.

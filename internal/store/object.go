@@ -6,6 +6,7 @@ import (
 	"crypto/md5" //nolint:gosec // ETag derivation, not security
 	"errors"
 	"fmt"
+	"github.com/ossctl/ossctl/internal/crc64x"
 	"os"
 	"slices"
 	"time"
@@ -334,7 +335,7 @@ func (s *Store) AppendObject(ctx context.Context, bucket string, tmpl *Object, b
 		} else {
 			rec = cur
 			rec.Extents = slices.Clone(cur.Extents)
-			rec.CRC64 = CRC64Combine(cur.CRC64, crc, size)
+			rec.CRC64 = crc64x.Combine(cur.CRC64, crc, size)
 			rec.Size += size
 			rec.ETag = appendETag(cur.ETag, sum)
 		}

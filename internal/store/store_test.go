@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ossctl/ossctl/internal/crc64x"
 	"hash/crc64"
 	"io"
 	"math/rand/v2"
@@ -446,13 +447,13 @@ func TestCRC64Combine(t *testing.T) {
 			b[j] = byte(rng.Uint32())
 		}
 		want := crcOf(append(slices.Clone(a), b...))
-		if got := CRC64Combine(crcOf(a), crcOf(b), int64(len(b))); got != want {
+		if got := crc64x.Combine(crcOf(a), crcOf(b), int64(len(b))); got != want {
 			t.Fatalf("combine(%d,%d) = %x, want %x", len(a), len(b), got, want)
 		}
 	}
 	// A long second part (exercises many squaring rounds).
 	big := pattern(9, 5<<20+3)
-	if got := CRC64Combine(crcOf([]byte("head")), crcOf(big), int64(len(big))); got != crcOf(append([]byte("head"), big...)) {
+	if got := crc64x.Combine(crcOf([]byte("head")), crcOf(big), int64(len(big))); got != crcOf(append([]byte("head"), big...)) {
 		t.Fatal("combine with a 5 MiB tail is wrong")
 	}
 }
@@ -674,7 +675,7 @@ func TestMultipart(t *testing.T) {
 				continue
 			}
 			obj.Extents = append(obj.Extents, p.Extent)
-			crc = CRC64Combine(crc, p.CRC64, p.Size)
+			crc = crc64x.Combine(crc, p.CRC64, p.Size)
 			obj.Size += p.Size
 		}
 		obj.CRC64, obj.ETag = crc, "ABC-3"
@@ -801,7 +802,7 @@ func TestPutPartCopy(t *testing.T) {
 		for _, p := range parts {
 			obj.Extents = append(obj.Extents, p.Extent)
 			obj.Size += p.Size
-			obj.CRC64 = CRC64Combine(obj.CRC64, p.CRC64, p.Size)
+			obj.CRC64 = crc64x.Combine(obj.CRC64, p.CRC64, p.Size)
 		}
 		return obj, nil
 	}, nil)
