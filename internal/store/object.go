@@ -6,12 +6,13 @@ import (
 	"crypto/md5" //nolint:gosec // ETag derivation, not security
 	"errors"
 	"fmt"
-	"github.com/ossctl/ossctl/internal/crc64x"
 	"os"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ossctl/ossctl/internal/crc64x"
 )
 
 // errSourceChanged makes CopyObject start over when its source changed

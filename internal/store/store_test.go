@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ossctl/ossctl/internal/crc64x"
 	"hash/crc64"
 	"io"
 	"math/rand/v2"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ossctl/ossctl/internal/crc64x"
 )
 
 var ctx = context.Background()
