@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/ossctl/ossctl/internal/atomicfile"
 )
 
 // DefaultProfile is the profile used when none is selected.
@@ -209,7 +211,7 @@ func (f *File) Save() error {
 	if resolved, err := filepath.EvalSymlinks(target); err == nil {
 		target = resolved
 	}
-	if err := WriteFileAtomic(target, data, 0o600); err != nil {
+	if err := writeFile(target, data, 0o600); err != nil {
 		return fmt.Errorf("saving config file: %w", err)
 	}
 	f.Exists = true
@@ -217,45 +219,11 @@ func (f *File) Save() error {
 	return nil
 }
 
-// WriteFileAtomic replaces path with data: it writes a temporary file in the same directory with
-// the given mode, fsyncs it, renames it over path and fsyncs the directory, so readers see either
-// the old or the new content and a crash never leaves a truncated file. Missing parent
-// directories are created with mode 0700.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeFile replaces path with data atomically (internal/atomicfile) with
+// mode perm, creating missing parent directories with mode 0700.
+func writeFile(path string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		return fmt.Errorf("setting permissions: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("writing temporary file: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing temporary file: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("closing temporary file: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replacing %s: %w", path, err)
-	}
-	if runtime.GOOS != "windows" {
-		if d, derr := os.Open(dir); derr == nil { //nolint:gosec // G304: the directory of the config file just written
-			_ = d.Sync()
-			_ = d.Close()
-		}
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, perm)
 }

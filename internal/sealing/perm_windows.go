@@ -7,6 +7,3 @@ import "io/fs"
 // insecureMode: Windows has no POSIX permission bits; access is governed
 // by ACLs inherited from the data directory.
 func insecureMode(fs.FileMode) bool { return false }
-
-// isSyncUnsupported: Windows cannot fsync a directory handle.
-func isSyncUnsupported(error) bool { return true }

@@ -29,7 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2/maybe"
+	"github.com/ossctl/ossctl/internal/atomicfile"
 )
 
 // FileName is the key file inside the directory given to Open.
@@ -180,7 +180,10 @@ func (k *Keyring) create() error {
 		}
 		return fmt.Errorf("sealing: installing %s: %w", k.path, err)
 	}
-	return syncDir(dir)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("sealing: %w", err)
+	}
+	return nil
 }
 
 func (k *Keyring) newEntry(version uint32) (keyEntry, error) {
@@ -335,11 +338,8 @@ func (k *Keyring) Rotate() (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := maybe.WriteFile(k.path, data, 0o600); err != nil {
-		return 0, fmt.Errorf("sealing: writing %s: %w", k.path, err)
-	}
-	if err := syncDir(filepath.Dir(k.path)); err != nil {
-		return 0, err
+	if err := atomicfile.WriteFile(k.path, data, 0o600); err != nil {
+		return 0, fmt.Errorf("sealing: %w", err)
 	}
 	k.file, k.primary = f, next
 	k.aeads[next] = a
@@ -374,11 +374,8 @@ func (k *Keyring) Retire(v uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := maybe.WriteFile(k.path, data, 0o600); err != nil {
-		return fmt.Errorf("sealing: writing %s: %w", k.path, err)
-	}
-	if err := syncDir(filepath.Dir(k.path)); err != nil {
-		return err
+	if err := atomicfile.WriteFile(k.path, data, 0o600); err != nil {
+		return fmt.Errorf("sealing: %w", err)
 	}
 	k.file = f
 	delete(k.aeads, v)
@@ -398,16 +395,4 @@ func additionalData(header, aad []byte) []byte {
 	ad := make([]byte, 0, len(header)+len(aad))
 	ad = append(ad, header...)
 	return append(ad, aad...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(filepath.Clean(dir))
-	if err != nil {
-		return fmt.Errorf("sealing: opening %s: %w", dir, err)
-	}
-	defer func() { _ = d.Close() }()
-	if err := d.Sync(); err != nil && !isSyncUnsupported(err) {
-		return fmt.Errorf("sealing: syncing %s: %w", dir, err)
-	}
-	return nil
 }

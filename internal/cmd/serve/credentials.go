@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ossctl/ossctl/internal/atomicfile"
 )
 
 // credentialsFile is where the root AccessKey pair lives inside the data
@@ -165,42 +167,5 @@ func writeRoot(path string, c *rootCredentials) error {
 	if err != nil {
 		return fmt.Errorf("encoding credentials: %w", err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".root-credentials-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	renamed := false
-	defer func() {
-		if !renamed {
-			// Cleanup after a failure that is already being returned; closing
-			// twice or removing a missing file changes nothing.
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	renamed = true
-	// Make the rename durable. Best effort, as before: the file is in place
-	// and complete, and a failed directory sync only matters after a crash.
-	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the data directory the user chose
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
