@@ -3,7 +3,6 @@ package serve
 import (
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -40,24 +39,13 @@ func newCmdCredentials(f *cmdutil.Factory) *cobra.Command {
 		`),
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("addr") {
-				addr = os.Getenv(EnvAddr)
-				if addr == "" {
-					addr = DefaultAddr
-				}
+			addr, err := resolveAddr(cmd, addr, os.Getenv)
+			if err != nil {
+				return err
 			}
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				return cmdutil.FlagErrorf("invalid --addr %q: want HOST:PORT", addr)
-			}
-			if !cmd.Flags().Changed("data-dir") {
-				dataDir = os.Getenv(EnvDataDir)
-			}
-			if dataDir == "" {
-				d, err := DefaultDataDir(os.Getenv)
-				if err != nil {
-					return err
-				}
-				dataDir = d
+			dataDir, err := resolveDataDir(cmd, dataDir, os.Getenv)
+			if err != nil {
+				return err
 			}
 			path := filepath.Join(dataDir, credentialsFile)
 			c, err := readRoot(path)
@@ -76,7 +64,7 @@ func newCmdCredentials(f *cmdutil.Factory) *cobra.Command {
 				shellQuote(out.Endpoint), shellQuote(out.AccessKeyID), shellQuote(out.AccessKeySecret))
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "", "address the server listens on (default: $"+EnvAddr+" or "+DefaultAddr+")")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: $"+EnvDataDir+" or the user data directory)")
+	addAddrFlag(cmd, &addr, "address the server listens on")
+	addDataDirFlag(cmd, &dataDir)
 	return cmd
 }

@@ -71,23 +71,18 @@ func NewCmdRotateMasterKey(f *cmdutil.Factory, runF func(*RotateOptions) error) 
 			if opts.NoRewrap && opts.RetireOld {
 				return cmdutil.FlagErrorf("--retire-old needs the re-wrap pass: it cannot be combined with --no-rewrap")
 			}
-			if !cmd.Flags().Changed("data-dir") {
-				opts.DataDir = os.Getenv(EnvDataDir)
+			dir, err := resolveDataDir(cmd, opts.DataDir, os.Getenv)
+			if err != nil {
+				return err
 			}
-			if opts.DataDir == "" {
-				d, err := DefaultDataDir(os.Getenv)
-				if err != nil {
-					return err
-				}
-				opts.DataDir = d
-			}
+			opts.DataDir = dir
 			if runF != nil {
 				return runF(opts)
 			}
 			return runRotate(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "", "data directory (default: $"+EnvDataDir+" or the user data directory)")
+	addDataDirFlag(cmd, &opts.DataDir)
 	cmd.Flags().BoolVar(&opts.NoRewrap, "no-rewrap", false, "only add the new version; leave existing data keys under the old ones")
 	cmd.Flags().BoolVar(&opts.RetireOld, "retire-old", false, "after re-wrapping, remove the old versions from the key file")
 	return cmd

@@ -102,8 +102,8 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Addr, "addr", "", "address to listen on, HOST:PORT (default: $"+EnvAddr+" or "+DefaultAddr+")")
-	fl.StringVar(&opts.DataDir, "data-dir", "", "data directory (default: $"+EnvDataDir+" or the user data directory)")
+	addAddrFlag(cmd, &opts.Addr, "address to listen on, HOST:PORT")
+	addDataDirFlag(cmd, &opts.DataDir)
 	fl.StringVar(&opts.Region, "region", DefaultRegion, "region the server reports (bucket Location is oss-REGION)")
 	fl.StringSliceVar(&opts.Domains, "domain", nil, "base domain for virtual-host requests, BUCKET.DOMAIN (repeatable; localhost is always served)")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level: {debug|info|warn|error}")
@@ -118,24 +118,12 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 // applyDefaults fills values from the environment where no flag was given
 // and validates the result.
 func (o *Options) applyDefaults(cmd *cobra.Command) error {
-	if !cmd.Flags().Changed("addr") {
-		o.Addr = o.Getenv(EnvAddr)
-		if o.Addr == "" {
-			o.Addr = DefaultAddr
-		}
+	var err error
+	if o.Addr, err = resolveAddr(cmd, o.Addr, o.Getenv); err != nil {
+		return err
 	}
-	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
-		return cmdutil.FlagErrorf("invalid --addr %q: want HOST:PORT", o.Addr)
-	}
-	if !cmd.Flags().Changed("data-dir") {
-		o.DataDir = o.Getenv(EnvDataDir)
-	}
-	if o.DataDir == "" {
-		d, err := DefaultDataDir(o.Getenv)
-		if err != nil {
-			return err
-		}
-		o.DataDir = d
+	if o.DataDir, err = resolveDataDir(cmd, o.DataDir, o.Getenv); err != nil {
+		return err
 	}
 	switch o.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -148,6 +136,42 @@ func (o *Options) applyDefaults(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// addAddrFlag and addDataDirFlag register the --addr and --data-dir flags
+// that serve and its subcommands share; resolveAddr and resolveDataDir give
+// them their values: the flag if given, else the environment, else the
+// default.
+func addAddrFlag(cmd *cobra.Command, addr *string, usage string) {
+	cmd.Flags().StringVar(addr, "addr", "", usage+" (default: $"+EnvAddr+" or "+DefaultAddr+")")
+}
+
+func addDataDirFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "data-dir", "", "data directory (default: $"+EnvDataDir+" or the user data directory)")
+}
+
+func resolveAddr(cmd *cobra.Command, flag string, getenv func(string) string) (string, error) {
+	addr := flag
+	if !cmd.Flags().Changed("addr") {
+		if addr = getenv(EnvAddr); addr == "" {
+			addr = DefaultAddr
+		}
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", cmdutil.FlagErrorf("invalid --addr %q: want HOST:PORT", addr)
+	}
+	return addr, nil
+}
+
+func resolveDataDir(cmd *cobra.Command, flag string, getenv func(string) string) (string, error) {
+	dir := flag
+	if !cmd.Flags().Changed("data-dir") {
+		dir = getenv(EnvDataDir)
+	}
+	if dir == "" {
+		return DefaultDataDir(getenv)
+	}
+	return dir, nil
 }
 
 // DefaultDataDir is the per-user data directory: $XDG_DATA_HOME/ossctl or
