@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ossctl/ossctl/internal/crc64x"
 )
 
 // Defaults of BaselineConfig.
@@ -56,7 +57,8 @@ type Baseline struct {
 	SyncedWritesPerSec float64 `json:"syncedWritesPerSec"`
 	// SyncedWriteSize is the size of each of those writes.
 	SyncedWriteSize int64 `json:"syncedWriteSize"`
-	// MD5MiBPerSec and CRC64MiBPerSec are single-core hashing speeds (CRC-64/ECMA as OSS uses).
+	// MD5MiBPerSec and CRC64MiBPerSec are single-core hashing speeds: CRC-64/ECMA as OSS uses it,
+	// computed by internal/crc64x, the implementation ossctl's transfers and server use.
 	MD5MiBPerSec   float64 `json:"md5MiBPerSec"`
 	CRC64MiBPerSec float64 `json:"crc64MiBPerSec"`
 }
@@ -107,7 +109,7 @@ func MeasureBaseline(ctx context.Context, cfg BaselineConfig) (b Baseline, err e
 	if b.MD5MiBPerSec, err = measureHash(ctx, md5.New(), cfg.Payload.Block(), cfg.MinTime); err != nil { //nolint:gosec // speed, not security
 		return b, err
 	}
-	if b.CRC64MiBPerSec, err = measureHash(ctx, crc64.New(crc64.MakeTable(crc64.ECMA)), cfg.Payload.Block(), cfg.MinTime); err != nil {
+	if b.CRC64MiBPerSec, err = measureHash(ctx, crc64x.New(), cfg.Payload.Block(), cfg.MinTime); err != nil {
 		return b, err
 	}
 	return b, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"os"
@@ -159,7 +158,7 @@ func (c *Config) stream(ctx context.Context, b *oss.Bucket, key string, w io.Wri
 	var (
 		off     int64
 		obj     remoteObject
-		hsh     = crc64.New(crcTable)
+		hsh     = crc64x.New()
 		buf     = c.pool.get(copyBufSize)
 		seen    bool
 		encHdr  http.Header
@@ -320,7 +319,7 @@ func (c *Config) downloadRanges(ctx context.Context, b *oss.Bucket, d Download, 
 		buf := c.pool.get(copyBufSize)
 		defer c.pool.put(buf)
 		err := c.Retry.do(ctx, func(int) error {
-			hsh = crc64.New(crcTable)
+			hsh = crc64x.New()
 			if dec != nil {
 				n, err := c.fetchDecrypt(ctx, b, d.Key, obj.etag, dec, f, off, sz, hsh, buf, l)
 				part = n

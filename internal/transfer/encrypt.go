@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 
 	"github.com/ossctl/ossctl/crypto"
+	"github.com/ossctl/ossctl/internal/crc64x"
 	"github.com/ossctl/ossctl/internal/cse"
 )
 
@@ -161,7 +161,7 @@ func (c *Config) putEncrypted(ctx context.Context, b *oss.Bucket, u Upload, f *o
 	}
 	csize := up.CiphertextSize(size)
 	encrypted := func() (io.Reader, error) { return up.Reader(source()) }
-	md, crc := md5.New(), crc64.New(crcTable) //nolint:gosec // see the import
+	md, crc := md5.New(), crc64x.New() //nolint:gosec // see the import
 	var body func() io.Reader
 	if plain != nil {
 		ct := c.pool.get(int(csize))
@@ -251,7 +251,7 @@ func (c *Config) uploadStreamEncrypted(ctx context.Context, r io.Reader, b *oss.
 		}
 		md := md5.Sum(ct) //nolint:gosec // see the import
 		res, err := c.put(ctx, b, key, int64(len(ct)), func() io.Reader { return bytes.NewReader(ct) },
-			crc64.Checksum(ct, crcTable), md[:], append(append([]oss.Option{}, opts...), up.Options()...), l)
+			crc64x.Checksum(ct), md[:], append(append([]oss.Option{}, opts...), up.Options()...), l)
 		res.Size = int64(n)
 		return res, err
 	case rerr != nil:
@@ -266,7 +266,7 @@ func (c *Config) uploadStreamEncrypted(ctx context.Context, r io.Reader, b *oss.
 	if err != nil {
 		return Result{}, err
 	}
-	hsh := crc64.New(crcTable)
+	hsh := crc64x.New()
 	m := &meter{ctx: ctx, r: enc, lim: c.UploadLimit, hash: hsh, prog: l}
 	var h http.Header
 	o := append(append([]oss.Option{}, opts...), up.Options()...)
@@ -386,7 +386,7 @@ func (c *Config) streamDecrypt(ctx context.Context, b *oss.Bucket, key string, w
 	env := d.Envelope()
 	var (
 		off, cpos int64
-		crc       = crc64.New(crcTable)
+		crc       = crc64x.New()
 		md        hash.Hash
 		buf       = c.pool.get(copyBufSize)
 	)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+
+	"github.com/ossctl/ossctl/internal/crc64x"
 )
 
 // ObjectInfo is what HeadObject returns about an object.
@@ -82,7 +83,7 @@ func FileCRC64(ctx context.Context, path string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer func() { _ = f.Close() }() // read-only
-	h := crc64.New(crcTable)
+	h := crc64x.New()
 	buf := make([]byte, copyBufSize)
 	if _, err := io.CopyBuffer(h, &meter{ctx: ctx, r: f}, buf); err != nil {
 		return "", fmt.Errorf("reading %s: %w", path, err)

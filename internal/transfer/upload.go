@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"os"
@@ -19,10 +18,9 @@ import (
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ossctl/ossctl/internal/crc64x"
 	"github.com/ossctl/ossctl/internal/cse"
 )
-
-var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // Headers are the settings an uploaded or copied object gets.
 type Headers struct {
@@ -146,7 +144,7 @@ func unchanged(f *os.File, fi os.FileInfo) bool {
 func (c *Config) putFile(ctx context.Context, b *oss.Bucket, u Upload, f *os.File, fi os.FileInfo, opts []oss.Option, l *FileListener) (Result, error) {
 	size := fi.Size()
 	md := md5.New() //nolint:gosec // see the import
-	crc := crc64.New(crcTable)
+	crc := crc64x.New()
 	var body func() io.Reader
 	if size <= smallFile {
 		buf := c.pool.get(int(size))
@@ -445,7 +443,7 @@ func (c *Config) uploadMultipart(ctx context.Context, b *oss.Bucket, u Upload, f
 			}
 			m := &meter{ctx: ctx, r: body, lim: c.UploadLimit, prog: l}
 			if !c.sdkCRC() {
-				hsh = crc64.New(crcTable)
+				hsh = crc64x.New()
 				m.hash = hsh
 			}
 			o := append(append([]oss.Option{}, partOpts...), oss.WithContext(ctx), oss.GetResponseHeader(&h))
@@ -608,7 +606,7 @@ func (c *Config) UploadStream(ctx context.Context, r io.Reader, bucket, key stri
 		defer c.pool.put(first)
 		md := md5.Sum(first) //nolint:gosec // see the import
 		return c.put(ctx, b, key, int64(len(first)), func() io.Reader { return bytes.NewReader(first) },
-			crc64.Checksum(first, crcTable), md[:], opts, l)
+			crc64x.Checksum(first), md[:], opts, l)
 	}
 	var imur oss.InitiateMultipartUploadResult
 	if err := c.Retry.do(ctx, func(int) error {
@@ -633,7 +631,7 @@ func (c *Config) UploadStream(ctx context.Context, r io.Reader, bucket, key stri
 		g.Go(func() error {
 			defer c.pool.put(data)
 			var h http.Header
-			crc := crc64.Checksum(data, crcTable)
+			crc := crc64x.Checksum(data)
 			var part oss.UploadPart
 			err := c.Retry.do(gctx, func(int) error {
 				m := &meter{ctx: gctx, r: bytes.NewReader(data), lim: c.UploadLimit, prog: l}
