@@ -192,6 +192,11 @@ func (rc *reqCtx) copyObject() error {
 	if err != nil {
 		return rc.storeWriteError(err, "copying to")
 	}
+	return rc.writeCopyResult(so, obj)
+}
+
+// writeCopyResult answers a CopyObject that copied so into obj.
+func (rc *reqCtx) writeCopyResult(so, obj *store.Object) error {
 	rh := rc.w.Header()
 	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
 	if so.VersionID != "" && so.VersionID != store.NullVersion {
@@ -200,6 +205,7 @@ func (rc *reqCtx) copyObject() error {
 	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
 		rh.Set("x-oss-version-id", obj.VersionID)
 	}
+	setSSEHeaders(rh, obj.Extra)
 	return rc.writeXML(copyObjectResult{ETag: quoteETag(obj.ETag), LastModified: fmtISO(obj.Modified)})
 }
 
@@ -325,7 +331,14 @@ func (rc *reqCtx) copyThrough(src copySource, dst *store.Object, sp *sseSpec, fo
 	}
 	dst.Type = store.TypeNormal // the copy's ETag is the MD5 of its content
 	dst.Extra = nil
-	blob, err := rc.copyContent(so, rd, 0, so.Size, dst, sp)
+	var dstKey *sseKey
+	if sp != nil {
+		if dstKey, err = rc.s.newObjectKey(sp); err != nil {
+			return err
+		}
+		dst.Extra = map[string]string{extraSSE: dstKey.env.encode()}
+	}
+	blob, err := rc.stageFrom(so, rd, dstKey, 0, so.Size)
 	if err != nil {
 		return err
 	}
@@ -333,46 +346,16 @@ func (rc *reqCtx) copyThrough(src copySource, dst *store.Object, sp *sseSpec, fo
 	if err != nil {
 		return rc.storeWriteError(err, "copying to")
 	}
-	rh := rc.w.Header()
-	rh.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.CRC64, 10))
-	if so.VersionID != "" && so.VersionID != store.NullVersion {
-		rh.Set("x-oss-copy-source-version-id", so.VersionID)
-	}
-	if obj.VersionID != "" && obj.VersionID != store.NullVersion {
-		rh.Set("x-oss-version-id", obj.VersionID)
-	}
-	setSSEHeaders(rh, obj.Extra)
-	return rc.writeXML(copyObjectResult{ETag: quoteETag(obj.ETag), LastModified: fmtISO(obj.Modified)})
+	return rc.writeCopyResult(so, obj)
 }
 
-// copyContent stages bytes [off, off+n) of an opened source as a new blob:
-// decrypted if the source is encrypted, encrypted under sp (a new data key
-// recorded in dst.Extra) or under key when given.
-func (rc *reqCtx) copyContent(so *store.Object, rd *store.ObjectReader, off, n int64, dst *store.Object, sp *sseSpec) (*store.BlobWriter, error) {
-	var srcKey *sseKey
-	if rd.Sealed() {
-		var err error
-		if srcKey, err = rc.s.objectKey(so.Extra); err != nil {
-			return nil, sseErr(err)
-		}
+// stageFrom stages content [off, off+n) of the opened object so (decrypted
+// when sealed) as a new blob, encrypted with dstKey when non-nil.
+func (rc *reqCtx) stageFrom(so *store.Object, rd *store.ObjectReader, dstKey *sseKey, off, n int64) (*store.BlobWriter, error) {
+	srcKey, err := rc.s.readKey(so, rd)
+	if err != nil {
+		return nil, err
 	}
-	var dstKey *sseKey
-	if sp != nil {
-		var err error
-		if dstKey, err = rc.s.newObjectKey(sp); err != nil {
-			return nil, err
-		}
-		if dst.Extra == nil {
-			dst.Extra = map[string]string{}
-		}
-		dst.Extra[extraSSE] = dstKey.env.encode()
-	}
-	return rc.stageFrom(rd, srcKey, dstKey, off, n)
-}
-
-// stageFrom stages content [off, off+n) of rd (decrypted with srcKey when
-// sealed) as a new blob, encrypted with dstKey when non-nil.
-func (rc *reqCtx) stageFrom(rd *store.ObjectReader, srcKey, dstKey *sseKey, off, n int64) (*store.BlobWriter, error) {
 	pr, err := newPlainReader(rd, srcKey, off, n)
 	if err != nil {
 		return nil, err

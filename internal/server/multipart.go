@@ -245,17 +245,11 @@ func (rc *reqCtx) uploadPartCopyThrough(u *store.Upload, n int, src copySource, 
 		return errInvalidArgument("x-oss-copy-source-range", rc.r.Header.Get("x-oss-copy-source-range"),
 			"The source object changed size during the copy.")
 	}
-	var srcKey *sseKey
-	if rd.Sealed() {
-		if srcKey, err = rc.s.objectKey(so.Extra); err != nil {
-			return sseErr(err)
-		}
-	}
 	dstKey, err := rc.s.objectKey(u.Template.Extra)
 	if err != nil {
 		return sseErr(err)
 	}
-	blob, err := rc.stageFrom(rd, srcKey, dstKey, off, length)
+	blob, err := rc.stageFrom(so, rd, dstKey, off, length)
 	if err != nil {
 		return err
 	}

@@ -464,11 +464,9 @@ func (rc *reqCtx) getObject() error {
 	if err != nil {
 		return err
 	}
-	var key *sseKey
-	if rd != nil && rd.Sealed() {
-		if key, err = rc.s.objectKey(obj.Extra); err != nil {
-			return sseErr(err)
-		}
+	key, err := rc.s.readKey(obj, rd)
+	if err != nil {
+		return err
 	}
 	rc.setObjectHeaders(obj)
 	if link != nil {

@@ -296,6 +296,19 @@ func setSSEHeaders(h http.Header, extra map[string]string) {
 	}
 }
 
+// readKey returns the data key an opened object's content is read with:
+// nil when rd is nil or not sealed.
+func (s *Server) readKey(obj *store.Object, rd *store.ObjectReader) (*sseKey, error) {
+	if rd == nil || !rd.Sealed() {
+		return nil, nil
+	}
+	k, err := s.objectKey(obj.Extra)
+	if err != nil {
+		return nil, sseErr(err)
+	}
+	return k, nil
+}
+
 // sseErr maps integrity failures of stored data to a clear 500.
 func sseErr(err error) error {
 	if errors.Is(err, errSSEIntegrity) {

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/ossctl/ossctl/internal/crc64x"
 	"github.com/ossctl/ossctl/internal/store"
@@ -159,6 +160,13 @@ func (w *sealWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// sealBufPool holds the 1 MiB read buffers of sealWriter.ReadFrom, so an
+// encrypted upload does not allocate 2 MiB per request or part.
+var sealBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 1<<20)
+	return &b
+}}
+
 // ReadFrom encrypts everything r yields. The MD5 of a 1 MiB block runs on
 // another goroutine while the CRC-64 and the encryption of the same block
 // (and the read of the next) proceed.
@@ -166,8 +174,7 @@ func (w *sealWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	const blk = 1 << 20
-	bufs := [2][]byte{make([]byte, blk), make([]byte, blk)}
+	bufs := [2]*[]byte{sealBufPool.Get().(*[]byte), sealBufPool.Get().(*[]byte)}
 	var md5Done chan struct{}
 	wait := func() {
 		if md5Done != nil {
@@ -175,10 +182,14 @@ func (w *sealWriter) ReadFrom(r io.Reader) (int64, error) {
 			md5Done = nil
 		}
 	}
-	defer wait()
+	defer func() {
+		wait() // before the buffers go back to the pool
+		sealBufPool.Put(bufs[0])
+		sealBufPool.Put(bufs[1])
+	}()
 	var total int64
 	for i := 0; ; i++ {
-		buf := bufs[i%2]
+		buf := *bufs[i%2]
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
 			wait()

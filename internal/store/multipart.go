@@ -269,11 +269,8 @@ func (s *Store) AllParts(bucket, key, uploadID string) ([]Part, error) {
 // TypeMultipart. build and check may run more than once. A retry is answered
 // without calling build or check.
 func (s *Store) CompleteUpload(ctx context.Context, bucket, key, uploadID string, build func(u *Upload, parts []Part) (*Object, error), check func(cur *Object) error) (*Object, error) {
-	if err := validKey(key); err != nil {
+	if err := beginWrite(ctx, "complete", bucket, key); err != nil {
 		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("store: complete %s/%s: %w", bucket, key, err)
 	}
 	var (
 		result *Object
@@ -428,11 +425,8 @@ func (b *bkt) dropUpload(uk []byte, partKeys [][]byte) error {
 
 // AbortUpload deletes an upload and its parts (ErrNoSuchUpload).
 func (s *Store) AbortUpload(ctx context.Context, bucket, key, uploadID string) error {
-	if err := validKey(key); err != nil {
+	if err := beginWrite(ctx, "abort", bucket, key); err != nil {
 		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("store: abort %s/%s: %w", bucket, key, err)
 	}
 	var frees []Extent
 	err := s.update(func(tx *bolt.Tx) error {

@@ -205,11 +205,8 @@ func (s *Store) PutObject(ctx context.Context, bucket string, obj *Object, blob 
 	if obj == nil {
 		return fail(fmt.Errorf("%w: nil object", ErrInvalidArgument))
 	}
-	if err := validKey(obj.Key); err != nil {
+	if err := beginWrite(ctx, "put", bucket, obj.Key); err != nil {
 		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(fmt.Errorf("store: put %s/%s: %w", bucket, obj.Key, err))
 	}
 	ext, has, err := blob.seal()
 	if err != nil {
@@ -280,11 +277,8 @@ func (s *Store) AppendObject(ctx context.Context, bucket string, tmpl *Object, b
 		return fail(fmt.Errorf("%w: nil object", ErrInvalidArgument))
 	}
 	key := tmpl.Key
-	if err := validKey(key); err != nil {
+	if err := beginWrite(ctx, "append", bucket, key); err != nil {
 		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(fmt.Errorf("store: append %s/%s: %w", bucket, key, err))
 	}
 	if blob.state == blobOpen && blob.f == nil && blob.limit >= 0 && blob.err == nil {
 		var curSize int64
@@ -638,11 +632,8 @@ func (s *Store) openExtents(obj *Object, inline map[int][]byte) (*ObjectReader, 
 // deleted without calling check (its blob files, unknown, are reclaimed as
 // orphans on a later Open).
 func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string, check func(cur *Object) error) (*Object, error) {
-	if err := validKey(key); err != nil {
+	if err := beginWrite(ctx, "delete", bucket, key); err != nil {
 		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("store: delete %s/%s: %w", bucket, key, err)
 	}
 	var (
 		result *Object

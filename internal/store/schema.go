@@ -27,10 +27,12 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,8 +66,20 @@ const maxBucketNameLen = 255
 const keySep = 0x00
 
 func validKey(key string) error {
-	if key == "" || len(key) > maxKeyLen || bytes.IndexByte([]byte(key), keySep) >= 0 {
+	if key == "" || len(key) > maxKeyLen || strings.IndexByte(key, keySep) >= 0 {
 		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// beginWrite checks, before a write to key, that the key is valid and ctx
+// is still live (op names the write in the error).
+func beginWrite(ctx context.Context, op, bucket, key string) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: %s %s/%s: %w", op, bucket, key, err)
 	}
 	return nil
 }
