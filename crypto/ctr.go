@@ -95,21 +95,6 @@ func generateIV(r io.Reader) ([]byte, error) {
 	return iv, nil
 }
 
-// ctrReader XORs a keystream over everything read from src. Encryption and
-// decryption are the same operation.
-type ctrReader struct {
-	src    io.Reader
-	stream cipher.Stream
-}
-
-func (r *ctrReader) Read(p []byte) (int, error) {
-	n, err := r.src.Read(p)
-	if n > 0 {
-		r.stream.XORKeyStream(p[:n], p[:n])
-	}
-	return n, err
-}
-
 // ctrMode is the SDK content cipher: AES-256-CTR without authentication.
 type ctrMode struct {
 	key []byte
@@ -132,7 +117,7 @@ func (m *ctrMode) encryptAt(src io.Reader, offset int64) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ctrReader{src: src, stream: s}, nil
+	return cipher.StreamReader{S: s, R: src}, nil
 }
 
 // encryptPart encrypts the body of part n (1-based). When dataSize is known
@@ -175,7 +160,7 @@ func (m *ctrMode) decryptRange(src io.Reader, p RangePlan) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	var r io.Reader = &ctrReader{src: src, stream: s}
+	var r io.Reader = cipher.StreamReader{S: s, R: src}
 	if p.Discard > 0 {
 		r = &discardReader{src: r, n: p.Discard}
 	}

@@ -136,8 +136,10 @@ func (m *gcmMode) checkCommitment(stored []byte) error {
 	return nil
 }
 
-func (m *gcmMode) nonce(index int64, last bool) []byte {
-	var n [12]byte
+// nonce writes the nonce of chunk index (flagged as the final chunk when last)
+// into n and returns it; the readers keep n so no chunk allocates one.
+func (m *gcmMode) nonce(n *[12]byte, index int64, last bool) []byte {
+	clear(n[:])
 	binary.BigEndian.PutUint64(n[3:11], uint64(index)) //nolint:gosec // G115: chunk indexes are never negative
 	if last {
 		n[11] = 1
@@ -255,6 +257,34 @@ func (m *gcmMode) decryptRange(src io.Reader, p RangePlan) (io.Reader, error) {
 	}, nil
 }
 
+// chunkOut is the output side shared by the chunk readers: the bytes of the
+// current chunk not yet read, and how the stream ended.
+type chunkOut struct {
+	out  []byte
+	done bool
+	err  error
+}
+
+// read serves p from the current chunk, calling fill for the next one when it
+// is used up; fill sets out, or done at the end. An error is sticky.
+func (c *chunkOut) read(p []byte, fill func() error) (int, error) {
+	for len(c.out) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if c.done {
+			return 0, io.EOF
+		}
+		if err := fill(); err != nil {
+			c.err = err
+			return 0, err
+		}
+	}
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
+}
+
 // gcmSealReader encrypts a plaintext stream chunk by chunk. Without a known
 // layout it reads one byte ahead to find the final chunk; with one (a part of
 // a multipart upload) it expects exactly remain bytes.
@@ -262,7 +292,6 @@ type gcmSealReader struct {
 	m   *gcmMode
 	src io.Reader
 	buf []byte
-	out []byte
 	idx int64
 
 	known   bool
@@ -273,27 +302,11 @@ type gcmSealReader struct {
 
 	carry    [1]byte
 	hasCarry bool
-	done     bool
-	err      error
+	nonceBuf [12]byte
+	chunkOut
 }
 
-func (r *gcmSealReader) Read(p []byte) (int, error) {
-	for len(r.out) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		if r.done {
-			return 0, io.EOF
-		}
-		if err := r.fill(); err != nil {
-			r.err = err
-			return 0, err
-		}
-	}
-	n := copy(p, r.out)
-	r.out = r.out[n:]
-	return n, nil
-}
+func (r *gcmSealReader) Read(p []byte) (int, error) { return r.read(p, r.fill) }
 
 func (r *gcmSealReader) fill() error {
 	pt := r.buf[:r.m.chunkSize]
@@ -348,7 +361,7 @@ func (r *gcmSealReader) fill() error {
 		}
 		r.done = last
 	}
-	r.out = r.m.aead.Seal(pt[:0], r.m.nonce(r.idx, last), pt[:size], r.m.aad)
+	r.out = r.m.aead.Seal(pt[:0], r.m.nonce(&r.nonceBuf, r.idx, last), pt[:size], r.m.aad)
 	r.idx++
 	return nil
 }
@@ -359,34 +372,17 @@ type gcmOpenReader struct {
 	m          *gcmMode
 	src        io.Reader
 	buf        []byte
-	out        []byte
 	idx        int64
 	endIdx     int64
 	objLast    int64
 	lastCtSize int64
 	discard    int64
 	remain     int64
-	done       bool
-	err        error
+	nonceBuf   [12]byte
+	chunkOut
 }
 
-func (r *gcmOpenReader) Read(p []byte) (int, error) {
-	for len(r.out) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		if r.done {
-			return 0, io.EOF
-		}
-		if err := r.fill(); err != nil {
-			r.err = err
-			return 0, err
-		}
-	}
-	n := copy(p, r.out)
-	r.out = r.out[n:]
-	return n, nil
-}
+func (r *gcmOpenReader) Read(p []byte) (int, error) { return r.read(p, r.fill) }
 
 func (r *gcmOpenReader) fill() error {
 	if r.idx > r.endIdx {
@@ -412,7 +408,7 @@ func (r *gcmOpenReader) fill() error {
 		}
 		return err
 	}
-	pt, err := r.m.aead.Open(ct[:0], r.m.nonce(r.idx, r.idx == r.objLast), ct, r.m.aad)
+	pt, err := r.m.aead.Open(ct[:0], r.m.nonce(&r.nonceBuf, r.idx, r.idx == r.objLast), ct, r.m.aad)
 	if err != nil {
 		return integrityErr(r.idx, "authentication failed (tampered, truncated, reordered or wrong key)")
 	}

@@ -70,6 +70,15 @@ func TestParseBucketAndObjectURL(t *testing.T) {
 	if _, err := ParseObjectURL("oss://bkt1/" + strings.Repeat("k", MaxKeyLength)); err != nil {
 		t.Errorf("1023-byte key refused: %v", err)
 	}
+	if u, err := ParseBucketOrObjectURL("oss://bkt1"); err != nil || u.Bucket != "bkt1" || u.Key != "" {
+		t.Errorf("ParseBucketOrObjectURL(bucket) = %+v, %v", u, err)
+	}
+	if u, err := ParseBucketOrObjectURL("oss://bkt1/a/b"); err != nil || u.Key != "a/b" {
+		t.Errorf("ParseBucketOrObjectURL(object) = %+v, %v", u, err)
+	}
+	if _, err := ParseBucketOrObjectURL("oss://bkt1//x"); err == nil || !strings.Contains(err.Error(), `"oss://bkt1//x": object key must not start with "/"`) {
+		t.Errorf("ParseBucketOrObjectURL(bad key) = %v", err)
+	}
 }
 
 func TestRedactHeaderAndURL(t *testing.T) {

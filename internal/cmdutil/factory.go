@@ -120,78 +120,43 @@ func New(ios *iostreams.IOStreams, env Env) *Factory {
 		Now:        time.Now,
 		Redactor:   &Redactor{},
 	}
-	var (
-		cfgOnce sync.Once
-		cfg     *config.Resolved
-		cfgErr  error
-	)
-	f.Config = func() (*config.Resolved, error) {
-		cfgOnce.Do(func() {
-			cfg, cfgErr = config.Resolve(f.ConfigInputs())
-			if cfgErr != nil {
-				cfgErr = fmt.Errorf("loading configuration: %w", cfgErr)
-				return
-			}
-			f.Redactor.Add(cfg.Secrets()...)
-			for _, w := range cfg.Warnings {
-				f.IOStreams.Eprintf("warning: %s\n", w)
-			}
-		})
-		return cfg, cfgErr
-	}
-	var (
-		ossOnce   sync.Once
-		ossClient *oss.Client
-		ossErr    error
-	)
-	f.OSS = func() (*oss.Client, error) {
-		ossOnce.Do(func() {
-			c, err := f.Config()
-			if err != nil {
-				ossErr = err
-				return
-			}
-			ossClient, ossErr = NewOSSClient(c, ClientOptions{
-				UserAgent: "ossctl/" + f.AppVersion,
-				Logger:    f.Logger(),
-				Redactor:  f.Redactor,
-				Context:   f.Context,
-			})
-		})
-		return ossClient, ossErr
-	}
-	var (
-		xferOnce   sync.Once
-		xferClient *oss.Client
-		xferErr    error
-	)
-	f.OSSTransfer = func() (*oss.Client, error) {
-		xferOnce.Do(func() {
-			c, err := f.Config()
-			if err != nil {
-				xferErr = err
-				return
-			}
-			xferClient, xferErr = NewOSSClient(c, ClientOptions{
-				UserAgent: "ossctl/" + f.AppVersion,
-				Logger:    f.Logger(),
-				Redactor:  f.Redactor,
-				NoSDKCRC:  true,
-			})
-		})
-		return xferClient, xferErr
-	}
-	f.KMS = lazyKMS(f)
-	var (
-		logOnce sync.Once
-		logger  *slog.Logger
-	)
-	f.Logger = func() *slog.Logger {
-		logOnce.Do(func() {
-			logger = NewLogger(f.IOStreams.ErrOut, f.Globals != nil && f.Globals.Debug, f.Redactor)
-		})
-		return logger
-	}
+	f.Config = sync.OnceValues(func() (*config.Resolved, error) {
+		cfg, err := config.Resolve(f.ConfigInputs())
+		if err != nil {
+			return nil, fmt.Errorf("loading configuration: %w", err)
+		}
+		f.Redactor.Add(cfg.Secrets()...)
+		for _, w := range cfg.Warnings {
+			f.IOStreams.Eprintf("warning: %s\n", w)
+		}
+		return cfg, nil
+	})
+	f.OSS = sync.OnceValues(func() (*oss.Client, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		return NewOSSClient(cfg, f.clientOptions())
+	})
+	f.OSSTransfer = sync.OnceValues(func() (*oss.Client, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		o := f.clientOptions()
+		o.Context, o.NoSDKCRC = nil, true
+		return NewOSSClient(cfg, o)
+	})
+	f.KMS = sync.OnceValues(func() (*KMSClient, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		return NewKMSClient(cfg, f.clientOptions())
+	})
+	f.Logger = sync.OnceValue(func() *slog.Logger {
+		return NewLogger(f.IOStreams.ErrOut, f.Globals != nil && f.Globals.Debug, f.Redactor)
+	})
 	f.Printer = func() *output.Printer {
 		format := output.FormatText
 		if f.Globals != nil && f.Globals.Format != "" {
@@ -200,6 +165,16 @@ func New(ios *iostreams.IOStreams, env Env) *Factory {
 		return output.New(f.IOStreams, format, f.Now)
 	}
 	return f
+}
+
+// clientOptions are the options every SDK client of the Factory is built with.
+func (f *Factory) clientOptions() ClientOptions {
+	return ClientOptions{
+		UserAgent: "ossctl/" + f.AppVersion,
+		Logger:    f.Logger(),
+		Redactor:  f.Redactor,
+		Context:   f.Context,
+	}
 }
 
 // ConfigInputs collects the inputs of config.Resolve from the global flags and the environment.

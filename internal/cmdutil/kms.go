@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
@@ -112,29 +111,4 @@ func NewKMSClient(cfg *config.Resolved, o ClientOptions) (*KMSClient, error) {
 		where = strings.ToLower(scheme) + "://" + domain
 	}
 	return &KMSClient{Client: client, Scheme: scheme, Endpoint: where, Region: region}, nil
-}
-
-// lazyKMS returns the Factory's cached KMS constructor.
-func lazyKMS(f *Factory) func() (*KMSClient, error) {
-	var (
-		once sync.Once
-		c    *KMSClient
-		err  error
-	)
-	return func() (*KMSClient, error) {
-		once.Do(func() {
-			cfg, cerr := f.Config()
-			if cerr != nil {
-				err = cerr
-				return
-			}
-			c, err = NewKMSClient(cfg, ClientOptions{
-				UserAgent: "ossctl/" + f.AppVersion,
-				Logger:    f.Logger(),
-				Redactor:  f.Redactor,
-				Context:   f.Context,
-			})
-		})
-		return c, err
-	}
 }

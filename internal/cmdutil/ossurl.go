@@ -77,6 +77,21 @@ func ParseObjectURL(s string) (OSSURL, error) {
 	return u, nil
 }
 
+// ParseBucketOrObjectURL parses oss://BUCKET[/KEY] where KEY, when present, names one object and
+// is validated.
+func ParseBucketOrObjectURL(s string) (OSSURL, error) {
+	u, err := ParseURL(s)
+	if err != nil {
+		return OSSURL{}, err
+	}
+	if u.Key != "" {
+		if err := ValidateObjectKey(u.Key); err != nil {
+			return OSSURL{}, fmt.Errorf("%q: %w", s, err)
+		}
+	}
+	return u, nil
+}
+
 // ValidateBucketName applies OSS's bucket naming rules: 3–63 characters of lowercase letters,
 // digits and '-', not starting or ending with '-'.
 func ValidateBucketName(name string) error {

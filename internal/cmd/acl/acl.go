@@ -230,14 +230,9 @@ func NewCmdGetACL(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Comma
 		Args:              cmdutil.ExactArgs(1, "oss://BUCKET[/KEY]"),
 		ValidArgsFunction: cmdutil.CompleteOSSPaths(f, 1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u, err := cmdutil.ParseURL(args[0])
+			u, err := cmdutil.ParseBucketOrObjectURL(args[0])
 			if err != nil {
 				return cmdutil.FlagErrorWrap(err)
-			}
-			if u.Key != "" {
-				if err := cmdutil.ValidateObjectKey(u.Key); err != nil {
-					return cmdutil.FlagErrorf("%q: %v", args[0], err)
-				}
 			}
 			opts.URL = u
 			opts.Ctx = cmd.Context()
