@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +22,24 @@ import (
 	"github.com/ossctl/ossctl/internal/config"
 	"github.com/ossctl/ossctl/internal/cse"
 	"github.com/ossctl/ossctl/internal/cse/csetest"
+	"github.com/ossctl/ossctl/internal/transfer"
 )
+
+// replaceBetweenRanges calls replace before the second ranged GET it sends.
+type replaceBetweenRanges struct {
+	next    http.RoundTripper
+	replace func()
+	ranges  int
+}
+
+func (r *replaceBetweenRanges) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.Header.Get("Range") != "" {
+		if r.ranges++; r.ranges == 2 {
+			r.replace()
+		}
+	}
+	return r.next.RoundTrip(req)
+}
 
 // fastKDF keeps keyring tests quick; the cost is stored in the file, so Open uses it too.
 var fastKDF = &keyring.Options{KDF: keyring.KDFParams{Time: 1, MemoryKiB: 1024, Threads: 1}}
@@ -106,7 +123,23 @@ func put(t *testing.T, b *oss.Bucket, key string, mk crypto.MasterKey, plain []b
 	}
 }
 
-func download(t *testing.T, f *fixture, keys crypto.Resolver, key string, part int64) ([]byte, string, error) {
+// engine returns the transfer engine that cp, sync and cat download through, decrypting with
+// keys: objects of at least part bytes come in parallel ranged parts of part bytes (raised to
+// transfer.MinPartSize and aligned to the cipher), smaller ones with a single GET. client,
+// when set, replaces the fixture's own SDK client.
+func (f *fixture) engine(t *testing.T, keys *cse.Keys, part int64, client *oss.Client) *transfer.Config {
+	t.Helper()
+	if client == nil {
+		var err error
+		if client, err = oss.New(f.env.Endpoint, csetest.AccessKeyID, csetest.AccessKeySecret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &transfer.Config{Client: client, Threshold: part, PartSize: part, Parallel: 3,
+		Retry: transfer.Retry{Attempts: 1}, Encryption: &transfer.Encryption{Keys: keys}}
+}
+
+func download(t *testing.T, f *fixture, keys *cse.Keys, key string, part int64) ([]byte, string, error) {
 	t.Helper()
 	h, err := f.bucket.GetObjectDetailedMeta(key)
 	if err != nil {
@@ -116,16 +149,20 @@ func download(t *testing.T, f *fixture, keys crypto.Resolver, key string, part i
 		t.Fatalf("%s is not marked as encrypted", key)
 	}
 	dst := filepath.Join(t.TempDir(), "out.bin")
-	d, err := cse.OpenDownload(h, keys)
+	res, err := f.engine(t, keys, part, nil).Download(context.Background(),
+		transfer.Download{Bucket: "bkt1", Key: key, LocalPath: dst, Size: -1}, nil)
 	if err != nil {
-		return nil, dst, err
-	}
-	if _, err := d.DownloadFile(context.Background(), f.bucket, key, dst, cse.DownloadOptions{PartSize: part, Routines: 3}); err != nil {
 		return nil, dst, err
 	}
 	got, err := os.ReadFile(dst)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Size != int64(len(got)) || res.Decrypted == "" {
+		t.Fatalf("download result %+v for %d bytes", res, len(got))
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("decrypted file mode: %v %v", fi, err)
 	}
 	return got, dst, nil
 }
@@ -400,7 +437,7 @@ func TestWrongOrMissingKeyAndTamperingLeaveNothing(t *testing.T) {
 	if !errors.As(err, &ie) || !errors.Is(err, crypto.ErrNoMasterKey) {
 		t.Fatalf("missing key: err = %v, want IntegrityError wrapping ErrNoMasterKey", err)
 	}
-	_ = dst
+	assertNoLeftovers(t, dst)
 
 	// Tampered body: same envelope, one flipped byte in the last chunk.
 	h, err := f.bucket.GetObjectDetailedMeta("secret")
@@ -602,20 +639,33 @@ func TestStreamAndResolveSpec(t *testing.T) {
 	}
 	plain := payload(100_000)
 	put(t, f.bucket, "s", mk, plain, true)
-	h, _ := f.bucket.GetObjectDetailedMeta("s")
-	d, err := cse.OpenDownload(h, keys)
+	eng := f.engine(t, keys, 64<<10, nil)
+	var buf bytes.Buffer
+	if res, err := eng.DownloadTo(context.Background(), &buf, "bkt1", "s", nil); err != nil || res.Size != int64(len(plain)) || !bytes.Equal(buf.Bytes(), plain) {
+		t.Fatalf("DownloadTo = %+v, %v", res, err)
+	}
+	// The object changed after the HEAD, between two ranged GETs: If-Match fails instead of
+	// mixing versions, and no plaintext is left behind.
+	big := payload(250_000)
+	put(t, f.bucket, "s", mk, big, true)
+	rt := &replaceBetweenRanges{next: http.DefaultTransport, replace: func() {
+		// Runs on the engine's goroutine: report, do not t.Fatal.
+		if err := f.bucket.PutObject("s", bytes.NewReader([]byte("replaced"))); err != nil {
+			t.Error(err)
+		}
+	}}
+	client, err := oss.New(f.env.Endpoint, csetest.AccessKeyID, csetest.AccessKeySecret, oss.HTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if n, err := d.Stream(context.Background(), f.bucket, "s", &buf, ""); err != nil || n != int64(len(plain)) || !bytes.Equal(buf.Bytes(), plain) {
-		t.Fatalf("Stream = %d, %v", n, err)
+	eng = f.engine(t, keys, 100<<10, client)
+	eng.Parallel = 1
+	dst := filepath.Join(t.TempDir(), "s.bin")
+	_, err = eng.Download(context.Background(), transfer.Download{Bucket: "bkt1", Key: "s", LocalPath: dst, Size: -1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "changed during the download") || rt.ranges < 2 {
+		t.Fatalf("download of a replaced object: err = %v after %d ranged GETs", err, rt.ranges)
 	}
-	// The object changed since HEAD: If-Match fails instead of mixing versions.
-	put(t, f.bucket, "s", mk, plain, true)
-	if _, err := d.Stream(context.Background(), f.bucket, "s", io.Discard, ""); err == nil {
-		t.Fatal("Stream of a replaced object succeeded")
-	}
+	assertNoLeftovers(t, dst)
 
 	spec, err := cse.ResolveSpec("", false, nil)
 	if err != nil || !spec.IsZero() {

@@ -405,7 +405,7 @@ func (c *Config) streamDecrypt(ctx context.Context, b *oss.Bucket, key string, w
 		var pr io.Reader
 		var err error
 		if whole {
-			pr, err = d.Reader(tee)
+			pr, err = d.DecryptWhole(tee)
 		} else {
 			pr, err = d.DecryptRange(tee, plan)
 		}
@@ -456,8 +456,8 @@ func (c *Config) streamDecrypt(ctx context.Context, b *oss.Bucket, key string, w
 		return Result{}, obj, integrityErrorf("CRC-64 of the ciphertext received from %s is %d, the server's is %d", src, crc.Sum64(), want)
 	}
 	if md != nil {
-		if got := base64.StdEncoding.EncodeToString(md.Sum(nil)); got != env.UnencryptedContentMD5 {
-			return Result{}, obj, integrityErrorf("decrypting %s: %v: plaintext MD5 is %s, the envelope says %s", src, crypto.ErrIntegrity, got, env.UnencryptedContentMD5)
+		if err := checkPlaintextMD5(md.Sum(nil), env.UnencryptedContentMD5, src); err != nil {
+			return Result{}, obj, err
 		}
 	}
 	res := Result{CRC64: formatCRC(crc.Sum64()), Size: off}
@@ -465,13 +465,20 @@ func (c *Config) streamDecrypt(ctx context.Context, b *oss.Bucket, key string, w
 	return res, obj, nil
 }
 
-// checkFileMD5 compares the MD5 of a file's first size bytes with a base64 digest.
+// checkFileMD5 compares the MD5 of a file's first size bytes with the base64 digest that an
+// envelope records (parallel ranged downloads, whose parts arrive out of order).
 func checkFileMD5(f *os.File, size int64, want, src string) error {
 	h := md5.New() //nolint:gosec // see the import
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return fmt.Errorf("checking the plaintext MD5 of %s: %w", src, err)
 	}
-	if got := base64.StdEncoding.EncodeToString(h.Sum(nil)); got != want {
+	return checkPlaintextMD5(h.Sum(nil), want, src)
+}
+
+// checkPlaintextMD5 is the one check of a decrypted object's plaintext MD5 (sum) against the
+// base64 digest that its envelope records; a mismatch is an integrity error (exit 6).
+func checkPlaintextMD5(sum []byte, want, src string) error {
+	if got := base64.StdEncoding.EncodeToString(sum); got != want {
 		return integrityErrorf("decrypting %s: %v: plaintext MD5 is %s, the envelope says %s", src, crypto.ErrIntegrity, got, want)
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"github.com/ossctl/ossctl/internal/cmdutil/cmdutiltest"
 	"github.com/ossctl/ossctl/internal/cse"
 	"github.com/ossctl/ossctl/internal/cse/csetest"
+	"github.com/ossctl/ossctl/internal/transfer"
 )
 
 func TestFlagParsing(t *testing.T) {
@@ -168,18 +169,18 @@ func (f *fixture) createKMSKey(t *testing.T, alias string) string {
 	return resp.KeyMetadata.KeyId
 }
 
+// get downloads and decrypts key with the transfer engine that cp uses: objects of 64 KiB or
+// more in parallel ranged parts (of transfer.MinPartSize), smaller ones with a single GET.
 func (f *fixture) get(t *testing.T, keys *cse.Keys, key string) ([]byte, error) {
 	t.Helper()
-	h, err := f.bucket.GetObjectDetailedMeta(key)
+	client, err := oss.New(f.env.Endpoint, csetest.AccessKeyID, csetest.AccessKeySecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := cse.OpenDownload(h, keys)
-	if err != nil {
-		return nil, err
-	}
+	cfg := &transfer.Config{Client: client, Threshold: 64 << 10, PartSize: 64 << 10, Retry: transfer.Retry{Attempts: 1},
+		Encryption: &transfer.Encryption{Keys: keys}}
 	dst := filepath.Join(t.TempDir(), "out")
-	if _, err := d.DownloadFile(context.Background(), f.bucket, key, dst, cse.DownloadOptions{PartSize: 64 << 10}); err != nil {
+	if _, err := cfg.Download(context.Background(), transfer.Download{Bucket: "bkt1", Key: key, LocalPath: dst, Size: -1}, nil); err != nil {
 		return nil, err
 	}
 	return os.ReadFile(dst)
